@@ -1,0 +1,54 @@
+"""Wiring only: each trigger hands its input to a package function. Logic lives in shared/,
+extractors/ and remediation/."""
+
+import azure.functions as func
+
+from shared import api
+from shared.sweep_trigger import run_sweep
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+
+
+@app.route(route="azure-monitor", methods=["POST"])
+def azure_monitor(req: func.HttpRequest) -> func.HttpResponse:
+    return api.receive_alert("azure-monitor", req)
+
+
+@app.route(route="databricks-monitor", methods=["POST"])
+def databricks_monitor(req: func.HttpRequest) -> func.HttpResponse:
+    return api.receive_alert("databricks", req)
+
+
+@app.route(route="airflow-monitor", methods=["POST"])
+def airflow_monitor(req: func.HttpRequest) -> func.HttpResponse:
+    return api.receive_alert("airflow", req)
+
+
+@app.route(route="incidents", methods=["GET"])
+def list_incidents(req: func.HttpRequest) -> func.HttpResponse:
+    return api.list_incidents(req)
+
+
+@app.route(route="incidents/{id}", methods=["GET"])
+def get_incident(req: func.HttpRequest) -> func.HttpResponse:
+    return api.get_incident(req)
+
+
+@app.route(route="alerts/{id}", methods=["GET"])
+def get_alert(req: func.HttpRequest) -> func.HttpResponse:
+    return api.get_alert(req)
+
+
+@app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def health(req: func.HttpRequest) -> func.HttpResponse:
+    return api.health(req)
+
+
+@app.queue_trigger(arg_name="msg", queue_name="%ALERTS_QUEUE%", connection="AzureWebJobsStorage")
+def process(msg: func.QueueMessage) -> None:
+    api.process_message(msg)
+
+
+@app.timer_trigger(arg_name="timer", schedule="%SWEEP_SCHEDULE%", run_on_startup=False)
+def sweep(timer: func.TimerRequest) -> None:
+    run_sweep(past_due=timer.past_due)

@@ -1,0 +1,142 @@
+"""HTTP edge: func.HttpRequest in, func.HttpResponse out. Each handler is a thin adapter
+over ingest / the stores; function_app.py only routes to these."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import azure.functions as func
+from azure.core.exceptions import AzureError
+
+from shared import ingest, processing
+from shared.hostconfig import max_dequeue_count
+from shared.incidents import FILTERABLE
+from shared.runtime import Services, services
+from shared.timeutil import parse_iso, to_iso
+
+log = logging.getLogger(__name__)
+DEFAULT_PAGE = 50
+MAX_PAGE = 1000
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps(body, default=str), status_code=status, headers=headers or {},
+                             mimetype="application/json")
+
+
+def _error(status: int, error: str, detail: str, headers: dict[str, str] | None = None) -> func.HttpResponse:
+    return json_response(status, {"error": error, "detail": detail}, headers)
+
+
+def _unavailable(exc: Exception) -> func.HttpResponse:
+    log.warning("storage unavailable: %s", type(exc).__name__)
+    return _error(503, "storage_unavailable", f"storage is not reachable ({type(exc).__name__}); retry later",
+                  {"Retry-After": str(ingest.RETRY_AFTER_S)})
+
+
+def _services_or_503() -> Services | func.HttpResponse:
+    try:
+        return services()
+    except ValueError as exc:  # storage not configured
+        return _error(503, "storage_not_configured", str(exc), {"Retry-After": str(ingest.RETRY_AFTER_S)})
+
+
+def receive_alert(source: str, req: func.HttpRequest) -> func.HttpResponse:
+    svc = _services_or_503()
+    if isinstance(svc, func.HttpResponse):
+        return svc
+    result = ingest.accept(svc, source, req.get_body())
+    if result.status == 202:
+        log.info("accepted %s alert %s", source, result.body["id"])
+    return json_response(result.status, result.body, result.headers)
+
+
+def list_incidents(req: func.HttpRequest) -> func.HttpResponse:
+    params = req.params
+    filters = {name: params[name] for name in FILTERABLE if params.get(name)}
+    since = params.get("since")
+    if since:
+        try:
+            since = to_iso(parse_iso(since))
+        except ValueError:
+            return _error(400, "invalid_since", f"since must be an ISO-8601 time, got {since!r}")
+    try:
+        limit = int(params.get("limit") or DEFAULT_PAGE)
+    except ValueError:
+        return _error(400, "invalid_limit", "limit must be an integer")
+    if not 1 <= limit <= MAX_PAGE:
+        return _error(400, "invalid_limit", f"limit must be between 1 and {MAX_PAGE}")
+    svc = _services_or_503()
+    if isinstance(svc, func.HttpResponse):
+        return svc
+    try:
+        svc.ensure_ready()
+        items, token = svc.incidents.list(filters, since, limit, params.get("continuation"))
+    except ValueError as exc:
+        return _error(400, "invalid_continuation", str(exc))
+    except AzureError as exc:
+        return _unavailable(exc)
+    return json_response(200, {"items": [i.to_api() for i in items], "continuation": token})
+
+
+def get_incident(req: func.HttpRequest) -> func.HttpResponse:
+    incident_id = req.route_params.get("id", "")
+    svc = _services_or_503()
+    if isinstance(svc, func.HttpResponse):
+        return svc
+    try:
+        svc.ensure_ready()
+        incident = svc.incidents.get(incident_id)
+        if incident is None:
+            return _error(404, "not_found", f"no incident {incident_id!r}")
+        body = incident.to_api()
+        body["audit"] = [entry.to_api() for entry in svc.audit.trail(incident_id)]
+    except AzureError as exc:
+        return _unavailable(exc)
+    return json_response(200, body)
+
+
+def get_alert(req: func.HttpRequest) -> func.HttpResponse:
+    alert_id = req.route_params.get("id", "")
+    svc = _services_or_503()
+    if isinstance(svc, func.HttpResponse):
+        return svc
+    try:
+        svc.ensure_ready()
+        record = svc.alerts.get(alert_id)
+    except AzureError as exc:
+        return _unavailable(exc)
+    if record is None:
+        return _error(404, "not_found", f"alert {alert_id!r} is unknown or not processed yet")
+    return json_response(200, record.to_api())
+
+
+def health(req: func.HttpRequest) -> func.HttpResponse:
+    svc = _services_or_503()
+    if isinstance(svc, func.HttpResponse):
+        return svc
+    try:
+        svc.ensure_ready()
+    except AzureError as exc:
+        ok, detail = False, type(exc).__name__
+    else:
+        ok, detail = svc.storage.healthy()
+    return json_response(200 if ok else 503, {"status": "ok" if ok else "unavailable", "storage": detail},
+                         None if ok else {"Retry-After": str(ingest.RETRY_AFTER_S)})
+
+
+def process_message(msg: func.QueueMessage) -> None:
+    """Queue trigger body. Raises to let the host retry; marks the alert failed on the last try."""
+    body = msg.get_body()
+    dequeue_count = int(getattr(msg, "dequeue_count", None) or 1)
+    svc = services()
+    try:
+        envelope = processing.decode_envelope(body)
+        outcome = processing.process_envelope(svc, envelope)
+        log.info("alert %s %s -> %s", outcome.alert_id, outcome.status.value, outcome.incident_ids)
+    except Exception as exc:
+        if dequeue_count >= max_dequeue_count():
+            processing.record_final_failure(svc, body, exc, dequeue_count)
+        raise

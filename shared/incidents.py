@@ -1,0 +1,219 @@
+"""Incidents in Table Storage, exactly one per identity however often and concurrently reported.
+
+Entity schema, table INCIDENTS_TABLE:
+  PartitionKey = incident id (see shared.identity), RowKey = "incident":
+    source, platform, resource, pipeline, run_id, activity, status, occurrences (int),
+    first_seen, last_seen, resolved_at (ISO-8601 UTC strings), error_code, error_message (capped),
+    failure_type, alert_key, alert_key_hash, identity_basis,
+    links_json, failure_json | failure_ref (blob when large), verdict_json, analysis_json,
+    remediation_json, notifications_json (each stage owns one *_json column).
+  PartitionKey = incident id, RowKey = "occ|<alert id>": occurrence marker, one per received alert.
+
+Counting is exactly-once per received alert: the marker and the incident change are one
+entity-group transaction (same partition), so a redelivered queue message cannot count twice,
+and the incident update is conditional on its ETag, so concurrent writers never lose a count.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import TableClient, TableTransactionError, UpdateMode
+from azure.storage.blob import ContainerClient
+
+from shared.identity import alert_key_digest, incident_identity
+from shared.models import Failure, Incident, IncidentStatus
+
+INCIDENT_ROW = "incident"
+MARKER_PREFIX = "occ|"
+MESSAGE_CAP = 16_000  # characters kept in the table; the full text stays in the failure blob
+FAILURE_INLINE_LIMIT = 24_000  # a property holds at most 32K UTF-16 characters
+MAX_ATTEMPTS = 200
+
+_JSON_FIELDS = ("links", "verdict", "analysis", "remediation", "notifications")
+_SCALAR_FIELDS = ("source", "platform", "resource", "pipeline", "run_id", "activity", "status", "occurrences",
+                  "first_seen", "last_seen", "resolved_at", "error_code", "error_message", "failure_type",
+                  "alert_key", "identity_basis")
+FILTERABLE = ("status", "source", "platform", "pipeline", "run_id")
+
+
+@dataclass(frozen=True)
+class Recorded:
+    incident: Incident
+    created: bool
+    duplicate_delivery: bool  # this alert had already been counted (queue redelivery)
+
+
+def _odata_quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def encode_continuation(token: Any) -> str | None:
+    if not token:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(token, sort_keys=True).encode()).decode()
+
+
+def decode_continuation(token: str | None) -> Any:
+    if not token:
+        return None
+    try:
+        value = json.loads(base64.urlsafe_b64decode(token.encode()).decode())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError("continuation token is not valid") from exc
+    if not isinstance(value, dict):
+        raise ValueError("continuation token is not valid")
+    return value
+
+
+class IncidentStore:
+    def __init__(self, table: TableClient, payloads: ContainerClient) -> None:
+        self.table = table
+        self.payloads = payloads
+
+    # --- mapping -------------------------------------------------------------------------
+    def _to_entity(self, incident: Incident) -> dict[str, Any]:
+        entity: dict[str, Any] = {"PartitionKey": incident.id, "RowKey": INCIDENT_ROW}
+        for name in _SCALAR_FIELDS:
+            value = getattr(incident, name)
+            if value is not None:
+                entity[name] = value
+        if incident.error_message and len(incident.error_message) > MESSAGE_CAP:
+            entity["error_message"] = incident.error_message[:MESSAGE_CAP] + " [truncated]"
+        if incident.alert_key:
+            entity["alert_key_hash"] = alert_key_digest(incident.alert_key)
+        for name in _JSON_FIELDS:
+            value = getattr(incident, name)
+            if value is not None:
+                entity[f"{name}_json"] = json.dumps(value)
+        failure_json = json.dumps(incident.failure)
+        if len(failure_json) > FAILURE_INLINE_LIMIT:
+            blob = f"incidents/{incident.id}/failure.json"
+            self.payloads.upload_blob(blob, failure_json.encode("utf-8"), overwrite=True)
+            entity["failure_ref"] = f"{self.payloads.container_name}/{blob}"
+        else:
+            entity["failure_json"] = failure_json
+        return entity
+
+    def _from_entity(self, entity: dict[str, Any], *, load_blobs: bool = False) -> Incident:
+        data: dict[str, Any] = {name: entity.get(name) for name in _SCALAR_FIELDS}
+        data["occurrences"] = int(data.get("occurrences") or 0)
+        for name in _JSON_FIELDS:
+            raw = entity.get(f"{name}_json")
+            data[name] = json.loads(raw) if raw else None
+        data["links"] = data["links"] or {}
+        failure: dict[str, Any] = {}
+        if entity.get("failure_json"):
+            failure = json.loads(entity["failure_json"])
+        elif entity.get("failure_ref"):
+            failure = {"ref": entity["failure_ref"]}
+            if load_blobs:
+                blob = str(entity["failure_ref"]).split("/", 1)[1]
+                failure = json.loads(self.payloads.download_blob(blob).readall())
+        data["identity_basis"] = data.get("identity_basis") or "run"
+        return Incident(id=entity["PartitionKey"], failure=failure, **data)
+
+    @staticmethod
+    def new_incident(failure: Failure, now: str) -> Incident:
+        incident_id, basis = incident_identity(failure)
+        return Incident(
+            id=incident_id, source=failure.source, platform=failure.platform, resource=failure.resource,
+            pipeline=failure.pipeline, run_id=failure.run_id, activity=failure.activity,
+            status=IncidentStatus.OPEN.value, occurrences=1, first_seen=now, last_seen=now,
+            error_code=failure.error_code, error_message=failure.message, failure_type=failure.failure_type,
+            alert_key=failure.origin.get("alert_id") or None, identity_basis=basis, links=dict(failure.links),
+            failure=failure.to_dict(),
+        )
+
+    # --- writes --------------------------------------------------------------------------
+    def record(self, failure: Failure, alert_id: str, now: str) -> Recorded:
+        """Create the failure's incident or count one more occurrence of it, exactly once per alert."""
+        fresh = self.new_incident(failure, now)
+        marker = {"PartitionKey": fresh.id, "RowKey": MARKER_PREFIX + alert_id, "seen": now}
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                current = self.table.get_entity(fresh.id, INCIDENT_ROW)
+            except ResourceNotFoundError:
+                current = None
+            try:
+                if current is None:
+                    self.table.submit_transaction([("create", self._to_entity(fresh)), ("create", marker)])
+                    return Recorded(fresh, created=True, duplicate_delivery=False)
+                count = int(current.get("occurrences") or 0) + 1
+                last_seen = max(str(current.get("last_seen") or ""), now)
+                update = {"PartitionKey": fresh.id, "RowKey": INCIDENT_ROW, "occurrences": count,
+                          "last_seen": last_seen}
+                self.table.submit_transaction([
+                    ("create", marker),
+                    ("update", update, {"mode": UpdateMode.MERGE, "etag": current.metadata["etag"],
+                                        "match_condition": MatchConditions.IfNotModified}),
+                ])
+                current.update(update)
+                return Recorded(self._from_entity(current), created=False, duplicate_delivery=False)
+            except TableTransactionError as exc:
+                code = getattr(exc, "error_code", None)
+                if current is not None and code == "EntityAlreadyExists":
+                    # The marker exists: this alert was counted by an earlier delivery.
+                    return Recorded(self._from_entity(current), created=False, duplicate_delivery=True)
+                if code not in ("EntityAlreadyExists", "UpdateConditionNotSatisfied"):
+                    raise
+            # Lost a race with a concurrent writer: back off a little and read again.
+            time.sleep(random.uniform(0, min(0.05 * (attempt + 1), 0.5)))
+        raise RuntimeError(f"incident {fresh.id}: too much contention, giving up after {MAX_ATTEMPTS} attempts")
+
+    def update_fields(self, incident_id: str, **fields: Any) -> None:
+        """Merge stage results (verdict=..., analysis=..., status=...) into the incident row."""
+        entity: dict[str, Any] = {"PartitionKey": incident_id, "RowKey": INCIDENT_ROW}
+        for name, value in fields.items():
+            if name in _JSON_FIELDS:
+                entity[f"{name}_json"] = json.dumps(value)
+            elif name in _SCALAR_FIELDS:
+                entity[name] = value
+            else:
+                raise ValueError(f"unknown incident field {name!r}")
+        self.table.update_entity(entity, mode=UpdateMode.MERGE)
+
+    # --- reads ---------------------------------------------------------------------------
+    def get(self, incident_id: str) -> Incident | None:
+        try:
+            entity = self.table.get_entity(incident_id, INCIDENT_ROW)
+        except ResourceNotFoundError:
+            return None
+        return self._from_entity(entity, load_blobs=True)
+
+    def open_by_alert_key(self, alert_key: str) -> list[Incident]:
+        query = (f"RowKey eq '{INCIDENT_ROW}' and alert_key_hash eq {_odata_quote(alert_key_digest(alert_key))}"
+                 f" and status ne '{IncidentStatus.RESOLVED.value}'")
+        return [self._from_entity(e) for e in self.table.query_entities(query)]
+
+    def exists(self, incident_ids: Iterable[str]) -> set[str]:
+        found = set()
+        for incident_id in incident_ids:
+            try:
+                self.table.get_entity(incident_id, INCIDENT_ROW, select=["PartitionKey"])
+                found.add(incident_id)
+            except ResourceNotFoundError:
+                pass
+        return found
+
+    def list(self, filters: dict[str, str], since: str | None, limit: int,
+             continuation: str | None) -> tuple[list[Incident], str | None]:
+        clauses = [f"RowKey eq '{INCIDENT_ROW}'"]
+        for name in FILTERABLE:
+            if filters.get(name):
+                clauses.append(f"{name} eq {_odata_quote(filters[name])}")
+        if since:
+            clauses.append(f"last_seen ge {_odata_quote(since)}")
+        pages = self.table.query_entities(" and ".join(clauses), results_per_page=limit).by_page(
+            continuation_token=decode_continuation(continuation))
+        page: Any = next(pages, [])
+        items = [self._from_entity(e) for e in page]
+        return items, encode_continuation(getattr(pages, "continuation_token", None))

@@ -1,0 +1,75 @@
+"""Accept a webhook body: validate, enqueue, acknowledge. No analysis happens here.
+
+One storage round trip for a normal body (the queue message), two for a large one (blob, then
+the message that references it). The processor archives inline bodies; a claim-checked body
+already sits in the archive container, so every accepted alert ends up archived.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from azure.core.exceptions import AzureError
+
+from shared.models import Envelope
+from shared.runtime import Services
+from shared.timeutil import utc_now_iso
+
+QUEUE_MESSAGE_LIMIT = 64 * 1024  # bytes of message text, after base64
+RETRY_AFTER_S = 10
+
+
+@dataclass
+class IngestResult:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _error(status: int, error: str, detail: str, headers: dict[str, str] | None = None) -> IngestResult:
+    return IngestResult(status, {"error": error, "detail": detail}, headers or {})
+
+
+def base64_length(raw_length: int) -> int:
+    return 4 * ((raw_length + 2) // 3)
+
+
+def raw_blob_name(source: str, alert_id: str, received_at: str) -> str:
+    return f"{received_at[:10]}/{source}/{alert_id}.json"
+
+
+def accept(services: Services, source: str, body: bytes) -> IngestResult:
+    limit = services.settings.max_body_bytes
+    if len(body) > limit:
+        return _error(413, "payload_too_large", f"body is {len(body)} bytes; the limit is {limit} bytes")
+    if not body.strip():
+        return _error(400, "empty_body", "expected a JSON object, got an empty body")
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return _error(400, "invalid_json", f"body is not valid JSON: {exc}")
+    if not isinstance(payload, dict):
+        return _error(400, "not_an_object", f"expected a JSON object, got {type(payload).__name__}")
+
+    alert_id = uuid.uuid4().hex
+    received_at = utc_now_iso()
+    envelope = Envelope(id=alert_id, source=source, received_at=received_at, payload=payload)
+    message = json.dumps(envelope.to_dict(), separators=(",", ":"))
+    try:
+        services.ensure_ready()
+        if base64_length(len(message.encode("utf-8"))) > QUEUE_MESSAGE_LIMIT:
+            container = services.settings.raw_container
+            blob = raw_blob_name(source, alert_id, received_at)
+            services.storage.container(container).upload_blob(blob, body, overwrite=True)
+            envelope = Envelope(id=alert_id, source=source, received_at=received_at,
+                                payload_ref=f"{container}/{blob}")
+            message = json.dumps(envelope.to_dict(), separators=(",", ":"))
+        services.storage.queue(services.settings.alerts_queue).send_message(message)
+    except (AzureError, ValueError) as exc:
+        # ValueError: storage settings missing. Either way the sender should retry later.
+        return _error(503, "storage_unavailable", f"could not queue the alert, retry later ({type(exc).__name__})",
+                      {"Retry-After": str(RETRY_AFTER_S)})
+    return IngestResult(202, {"id": alert_id, "status_url": f"/api/alerts/{alert_id}"})

@@ -1,0 +1,192 @@
+"""Turn one queued alert into incidents: archive, extract, enrich, record, run the stages.
+
+Storage errors propagate, so the host retries the message (host.json maxDequeueCount) and then
+moves it to the poison queue; `record_final_failure` marks the alert `failed` on the last try.
+Recording is idempotent per alert id, so a redelivered message never counts twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from azure.core.exceptions import ResourceNotFoundError
+
+from extractors import extractor_for
+from shared.identity import incident_identity
+from shared.ingest import raw_blob_name
+from shared.models import AlertRecord, AlertStatus, AuditAction, Envelope, Extraction, Failure, IncidentStatus
+from shared.runtime import Services
+from shared.stages import StageResult
+from shared.timeutil import utc_now_iso
+
+log = logging.getLogger(__name__)
+ACTOR = "processor"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    alert_id: str
+    status: AlertStatus
+    incident_ids: list[str]
+    reason: str | None = None
+
+
+class PermanentMessageError(ValueError):
+    """The message can never be processed (not an envelope); retrying will not help."""
+
+
+def decode_envelope(text: str | bytes) -> Envelope:
+    try:
+        return Envelope.from_dict(json.loads(text))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PermanentMessageError(f"queue message is not an alert envelope: {exc}") from exc
+
+
+def load_payload(services: Services, envelope: Envelope) -> Any:
+    if envelope.payload_ref is None:
+        return envelope.payload
+    container, _, blob = envelope.payload_ref.partition("/")
+    try:
+        data = services.storage.container(container).download_blob(blob).readall()
+    except ResourceNotFoundError as exc:
+        raise FileNotFoundError(f"claim-checked body {envelope.payload_ref} is missing") from exc
+    return json.loads(data)
+
+
+def archive(services: Services, envelope: Envelope) -> None:
+    if envelope.payload_ref is not None:
+        return  # the claim-checked blob is the archive
+    name = raw_blob_name(envelope.source, envelope.id, envelope.received_at)
+    body = json.dumps(envelope.payload, indent=1).encode("utf-8")
+    services.storage.container(services.settings.raw_container).upload_blob(name, body, overwrite=True)
+
+
+def extract(services: Services, envelope: Envelope, payload: Any) -> Extraction:
+    extractor = extractor_for(envelope.source)
+    extraction = extractor.parse(payload)
+    if (extraction.failures and not extraction.ignored_reason and not extraction.resolved
+            and services.settings.bool_setting("ENRICHMENT_ENABLED")):
+        try:
+            extraction = extractor.enrich(extraction, services.settings)
+        except Exception as exc:  # enrichment must never lose the failure
+            log.exception("enrichment of alert %s failed", envelope.id)
+            extraction.enrichment_errors.append(f"{type(exc).__name__}: {exc}")
+    return extraction
+
+
+def process_envelope(services: Services, envelope: Envelope) -> Outcome:
+    services.ensure_ready()
+    try:
+        extractor_for(envelope.source)
+    except KeyError as exc:
+        return _finish(services, envelope, AlertStatus.IGNORED, [], f"unknown source: {exc}")
+    archive(services, envelope)
+    payload = load_payload(services, envelope)
+    extraction = extract(services, envelope, payload)
+    if extraction.ignored_reason:
+        return _finish(services, envelope, AlertStatus.IGNORED, [], extraction.ignored_reason)
+    if extraction.resolved:
+        return _resolve(services, envelope, extraction)
+    failures = _distinct(extraction.failures)
+    if not failures:
+        return _finish(services, envelope, AlertStatus.IGNORED, [], "the alert describes no failure")
+    incident_ids = []
+    for failure in failures:
+        incident_ids.append(_record(services, envelope, failure, extraction.enrichment_errors))
+    return _finish(services, envelope, AlertStatus.PROCESSED, incident_ids, None)
+
+
+def _distinct(failures: list[Failure]) -> list[Failure]:
+    seen: dict[str, Failure] = {}
+    for failure in failures:
+        seen.setdefault(incident_identity(failure)[0], failure)
+    return list(seen.values())
+
+
+def _record(services: Services, envelope: Envelope, failure: Failure, enrichment_errors: list[str]) -> str:
+    now = utc_now_iso()
+    recorded = services.incidents.record(failure, envelope.id, now)
+    incident = recorded.incident
+    audit = services.audit
+    if recorded.created:
+        audit.append(incident.id, AuditAction.INCIDENT_CREATED, ACTOR,
+                     f"first report of {incident.platform} {incident.pipeline or ''} run {incident.run_id or '-'}",
+                     {"alert_id": envelope.id, "source": envelope.source, "identity": incident.identity_basis})
+        for problem in enrichment_errors:
+            audit.append(incident.id, AuditAction.ENRICHMENT_FAILED, ACTOR,
+                         "the incident was made from what the alert carried: " + problem,
+                         {"alert_id": envelope.id})
+    elif not recorded.duplicate_delivery:
+        audit.append(incident.id, AuditAction.OCCURRENCE_RECORDED, ACTOR,
+                     f"reported again (occurrence {incident.occurrences})", {"alert_id": envelope.id})
+    if recorded.created or recorded.duplicate_delivery:
+        _run_stages(services, incident.id, failure)
+    return incident.id
+
+
+def _run_stages(services: Services, incident_id: str, failure: Failure) -> None:
+    for stage in services.stages:
+        incident = services.incidents.get(incident_id)
+        if incident is None:
+            return
+        if stage.owns and getattr(incident, stage.owns, None) is not None:
+            continue
+        try:
+            result = stage.run(incident, failure) or StageResult()
+        except Exception as exc:
+            log.exception("stage %s failed on incident %s", stage.name, incident_id)
+            services.audit.append(incident_id, stage.failure_action, stage.name,
+                                  f"stage {stage.name} failed: {type(exc).__name__}: {exc}")
+            continue
+        if result.fields:
+            services.incidents.update_fields(incident_id, **result.fields)
+        for action, reason, details in result.audit:
+            services.audit.append(incident_id, action, stage.name, reason, details)
+
+
+def _resolve(services: Services, envelope: Envelope, extraction: Extraction) -> Outcome:
+    if not extraction.alert_key:
+        return _finish(services, envelope, AlertStatus.IGNORED, [],
+                       "a Resolved notification without an alert id cannot be matched to an incident")
+    open_incidents = services.incidents.open_by_alert_key(extraction.alert_key)
+    if not open_incidents:
+        return _finish(services, envelope, AlertStatus.IGNORED, [],
+                       "a Resolved notification for an alert with no open incident")
+    now = utc_now_iso()
+    for incident in open_incidents:
+        services.incidents.update_fields(incident.id, status=IncidentStatus.RESOLVED.value, resolved_at=now)
+        services.audit.append(incident.id, AuditAction.INCIDENT_RESOLVED, ACTOR,
+                              "Azure Monitor sent Resolved for the alert that opened this incident",
+                              {"alert_id": envelope.id})
+    return _finish(services, envelope, AlertStatus.PROCESSED, [i.id for i in open_incidents], None)
+
+
+def _finish(services: Services, envelope: Envelope, status: AlertStatus, incident_ids: list[str],
+            reason: str | None) -> Outcome:
+    services.alerts.put(AlertRecord(
+        id=envelope.id, source=envelope.source, status=status.value, received_at=envelope.received_at,
+        processed_at=utc_now_iso(), incident_ids=incident_ids,
+        ignored_reason=reason if status is AlertStatus.IGNORED else None,
+    ))
+    if status is AlertStatus.IGNORED:
+        services.audit.append(envelope.id, AuditAction.ALERT_IGNORED, ACTOR, reason or "ignored",
+                              {"source": envelope.source})
+    return Outcome(envelope.id, status, incident_ids, reason)
+
+
+def record_final_failure(services: Services, message_text: str | bytes, error: BaseException,
+                         dequeue_count: int) -> None:
+    """On the last delivery: say in the alert record that this alert failed (best effort)."""
+    try:
+        data = json.loads(message_text)
+        alert_id, source, received_at = str(data["id"]), str(data.get("source", "")), str(data.get("received_at", ""))
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        log.error("undecodable message goes to the poison queue after %d deliveries: %s", dequeue_count, error)
+        return
+    detail = f"{type(error).__name__}: {error} (delivery {dequeue_count}; the message goes to the poison queue)"
+    services.alerts.put(AlertRecord(id=alert_id, source=source, status=AlertStatus.FAILED.value,
+                                    received_at=received_at, processed_at=utc_now_iso(), error=detail))
+    services.audit.append(alert_id, AuditAction.ALERT_FAILED, ACTOR, detail, {"source": source})

@@ -1,0 +1,82 @@
+"""Alert records and the audit trail in Table Storage.
+
+Table ALERTS_TABLE, PartitionKey = alert (envelope) id, RowKey = "alert":
+  source, status (processed | ignored | failed), received_at, processed_at,
+  incident_ids_json, ignored_reason, error.
+Table AUDIT_TABLE, PartitionKey = subject id (incident id, or alert id for alert-level events),
+  RowKey = "<ISO time>|<random>" so a partition reads back in time order:
+  action (shared.models.AuditAction), actor, reason, time, details_json.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import TableClient, UpdateMode
+
+from shared.models import AlertRecord, AuditAction, AuditEntry
+from shared.redaction import redact_text
+from shared.timeutil import utc_now_iso
+
+ALERT_ROW = "alert"
+
+
+class AlertStore:
+    def __init__(self, table: TableClient) -> None:
+        self.table = table
+
+    def put(self, record: AlertRecord) -> None:
+        entity = {
+            "PartitionKey": record.id, "RowKey": ALERT_ROW, "source": record.source, "status": record.status,
+            "received_at": record.received_at, "processed_at": record.processed_at,
+            "incident_ids_json": json.dumps(record.incident_ids),
+        }
+        if record.ignored_reason:
+            entity["ignored_reason"] = record.ignored_reason
+        if record.error:
+            entity["error"] = redact_text(record.error)[:8000]
+        self.table.upsert_entity(entity, mode=UpdateMode.REPLACE)
+
+    def get(self, alert_id: str) -> AlertRecord | None:
+        try:
+            e = self.table.get_entity(alert_id, ALERT_ROW)
+        except ResourceNotFoundError:
+            return None
+        return AlertRecord(
+            id=alert_id, source=e.get("source", ""), status=e.get("status", ""),
+            received_at=e.get("received_at", ""), processed_at=e.get("processed_at", ""),
+            incident_ids=json.loads(e.get("incident_ids_json") or "[]"),
+            ignored_reason=e.get("ignored_reason"), error=e.get("error"),
+        )
+
+
+class AuditLog:
+    def __init__(self, table: TableClient) -> None:
+        self.table = table
+
+    def append(self, subject_id: str, action: AuditAction, actor: str, reason: str,
+               details: dict[str, Any] | None = None, time: str | None = None) -> AuditEntry:
+        entry = AuditEntry(subject_id=subject_id, action=action, actor=actor, reason=redact_text(reason),
+                           time=time or utc_now_iso(), details=details or {})
+        self.table.create_entity({
+            "PartitionKey": subject_id, "RowKey": f"{entry.time}|{uuid.uuid4().hex[:12]}",
+            "action": entry.action.value, "actor": entry.actor, "reason": entry.reason, "time": entry.time,
+            "details_json": redact_text(json.dumps(entry.details, default=str)),
+        })
+        return entry
+
+    def trail(self, subject_id: str) -> list[AuditEntry]:
+        query = "PartitionKey eq '" + subject_id.replace("'", "''") + "'"
+        entries = []
+        for e in self.table.query_entities(query):
+            try:
+                action = AuditAction(str(e.get("action")))
+            except ValueError:
+                continue
+            entries.append(AuditEntry(subject_id=subject_id, action=action, actor=e.get("actor", ""),
+                                      reason=e.get("reason", ""), time=e.get("time", ""),
+                                      details=json.loads(e.get("details_json") or "{}")))
+        return sorted(entries, key=lambda a: a.time)

@@ -1,0 +1,62 @@
+"""The process-wide services: settings, storage clients, stores and the incident stages.
+
+Built lazily on first use (never at import, so the host can index functions without storage),
+and once per process so HTTP connection pools are reused across invocations.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from shared.config import Settings, load_settings
+from shared.incidents import IncidentStore
+from shared.records import AlertStore, AuditLog
+from shared.stages import IncidentStage, default_stages
+from shared.storage import StorageClients
+
+
+@dataclass
+class Services:
+    settings: Settings
+    storage: StorageClients
+    incidents: IncidentStore
+    alerts: AlertStore
+    audit: AuditLog
+    stages: list[IncidentStage] = field(default_factory=list)
+    _ready: bool = False
+    _ready_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Services:
+        storage = StorageClients(settings)
+        return cls(
+            settings=settings,
+            storage=storage,
+            incidents=IncidentStore(storage.table(settings.incidents_table),
+                                    storage.container(settings.payloads_container)),
+            alerts=AlertStore(storage.table(settings.alerts_table)),
+            audit=AuditLog(storage.table(settings.audit_table)),
+            stages=default_stages(settings, storage),
+        )
+
+    def ensure_ready(self) -> None:
+        """Create tables, queues and containers once; retried on the next call if storage was down."""
+        if self._ready:
+            return
+        with self._ready_lock:
+            if not self._ready:
+                self.storage.ensure_resources()
+                self._ready = True
+
+
+_lock = threading.Lock()
+_services: Services | None = None
+
+
+def services() -> Services:
+    global _services
+    with _lock:
+        if _services is None:
+            _services = Services.from_settings(load_settings())
+        return _services

@@ -1,0 +1,160 @@
+"""Storage clients (tables, queues, blobs) built from the same settings the Functions host reads.
+
+Either `AzureWebJobsStorage` holds a connection string (Azurite, or a key-based account), or the
+identity-based settings `AzureWebJobsStorage__accountName` / `__queueServiceUri` / ... are used
+with DefaultAzureCredential (a user-assigned identity via `__clientId`).
+
+Retries are short on purpose: ingest must answer 503 within a second or two when storage is
+down so the Action Group retries, instead of hanging until its own timeout.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from azure.core.credentials import TokenCredential
+from azure.core.exceptions import AzureError, ResourceExistsError
+from azure.data.tables import TableClient, TableServiceClient
+from azure.storage.blob import BlobServiceClient, ContainerClient
+from azure.storage.queue import (
+    BinaryBase64DecodePolicy,
+    LinearRetry,
+    QueueClient,
+    QueueServiceClient,
+    TextBase64EncodePolicy,
+)
+
+from shared.config import STORAGE, Settings
+
+CONNECT_TIMEOUT_S = 2
+READ_TIMEOUT_S = 15
+
+
+def _storage_retry() -> LinearRetry:
+    return LinearRetry(backoff=0.3, random_jitter_range=0.2, retry_total=2)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class StorageEndpoints:
+    connection_string: str | None
+    blob_url: str | None = None
+    queue_url: str | None = None
+    table_url: str | None = None
+    client_id: str | None = None
+
+
+def storage_endpoints(settings: Settings) -> StorageEndpoints:
+    conn = settings.get(STORAGE).strip()
+    if conn:
+        if conn.lower() == "usedevelopmentstorage=true":
+            conn = azurite_connection_string()
+        return StorageEndpoints(connection_string=conn)
+    account = settings.get(f"{STORAGE}__accountName").strip()
+
+    def uri(kind: str) -> str | None:
+        explicit = settings.get(f"{STORAGE}__{kind}ServiceUri").strip()
+        if explicit:
+            return explicit
+        return f"https://{account}.{kind}.core.windows.net" if account else None
+
+    endpoints = StorageEndpoints(
+        connection_string=None, blob_url=uri("blob"), queue_url=uri("queue"), table_url=uri("table"),
+        client_id=settings.get(f"{STORAGE}__clientId").strip() or None,
+    )
+    if not (endpoints.blob_url and endpoints.queue_url and endpoints.table_url):
+        raise ValueError(f"storage is not configured: set {STORAGE} (connection string) or "
+                         f"{STORAGE}__accountName (identity-based access)")
+    return endpoints
+
+
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+def azurite_connection_string(host: str = "127.0.0.1", blob: int = 10000, queue: int = 10001,
+                              table: int = 10002) -> str:
+    """Azurite's well-known development account (public, documented key -- not a secret)."""
+    account = "devstoreaccount1"
+    return (f"DefaultEndpointsProtocol=http;AccountName={account};AccountKey={AZURITE_KEY};"
+            f"BlobEndpoint=http://{host}:{blob}/{account};QueueEndpoint=http://{host}:{queue}/{account};"
+            f"TableEndpoint=http://{host}:{table}/{account};")
+
+
+class StorageClients:
+    """One set of service clients per process (their HTTP connection pools are reused)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.endpoints = storage_endpoints(settings)
+        self._credential: TokenCredential | None = None
+        common: dict[str, Any] = {"connection_timeout": CONNECT_TIMEOUT_S, "read_timeout": READ_TIMEOUT_S}
+        e = self.endpoints
+        if e.connection_string:
+            self.tables = TableServiceClient.from_connection_string(
+                e.connection_string, retry_total=2, retry_backoff_factor=0.3, **common)
+            self.queues = QueueServiceClient.from_connection_string(
+                e.connection_string, retry_policy=_storage_retry(), **common)
+            self.blobs = BlobServiceClient.from_connection_string(
+                e.connection_string, retry_policy=_storage_retry(), **common)
+        else:
+            from azure.identity import DefaultAzureCredential
+
+            self._credential = DefaultAzureCredential(managed_identity_client_id=e.client_id)
+            assert e.table_url and e.queue_url and e.blob_url
+            self.tables = TableServiceClient(e.table_url, credential=self._credential, retry_total=2,
+                                             retry_backoff_factor=0.3, **common)
+            self.queues = QueueServiceClient(e.queue_url, credential=self._credential,
+                                             retry_policy=_storage_retry(), **common)
+            self.blobs = BlobServiceClient(e.blob_url, credential=self._credential,
+                                           retry_policy=_storage_retry(), **common)
+        self._lock = threading.Lock()
+        self._table_clients: dict[str, TableClient] = {}
+        self._queue_clients: dict[tuple[str, bool], QueueClient] = {}
+
+    def table(self, name: str) -> TableClient:
+        with self._lock:
+            if name not in self._table_clients:
+                self._table_clients[name] = self.tables.get_table_client(name)
+            return self._table_clients[name]
+
+    def queue(self, name: str, *, base64: bool = True) -> QueueClient:
+        """A queue client that writes base64 text, as the Functions queue trigger reads by default."""
+        key = (name, base64)
+        with self._lock:
+            if key not in self._queue_clients:
+                kwargs: dict[str, Any] = {}
+                if base64:
+                    kwargs = {"message_encode_policy": TextBase64EncodePolicy(),
+                              "message_decode_policy": BinaryBase64DecodePolicy()}
+                self._queue_clients[key] = self.queues.get_queue_client(name, **kwargs)
+            return self._queue_clients[key]
+
+    def container(self, name: str) -> ContainerClient:
+        return self.blobs.get_container_client(name)
+
+    def ensure_resources(self) -> None:
+        """Create the app's tables, queues and containers when missing (idempotent)."""
+        s = self.settings
+        for table in s.tables():
+            self.tables.create_table_if_not_exists(table)
+        for queue in s.queues():
+            try:
+                self.queues.create_queue(queue)
+            except ResourceExistsError:
+                pass
+        for container in s.containers():
+            try:
+                self.blobs.create_container(container)
+            except ResourceExistsError:
+                pass
+
+    def healthy(self) -> tuple[bool, str]:
+        """Whether the queue ingest writes to and the incident table are reachable."""
+        try:
+            self.queue(self.settings.alerts_queue).get_queue_properties()
+            next(iter(self.table(self.settings.incidents_table).query_entities(
+                "PartitionKey eq ''", results_per_page=1)), None)
+        except AzureError as exc:
+            return False, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        return True, "ok"
