@@ -92,12 +92,10 @@ class _Handler(BaseHTTPRequestHandler):
         matched_path = False
         for route in self.server.routes:
             match = route.pattern.match(path.rstrip("/") or "/")
-            if not match:
+            if not match or route.function.disabled():
                 continue
             matched_path = True
             if self.command not in route.methods:
-                continue
-            if route.function.disabled():
                 continue
             self._run(route, match, parsed, body)
             return

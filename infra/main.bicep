@@ -1,0 +1,407 @@
+// Pipeline incident service on Azure Functions Flex Consumption.
+//
+//   az deployment group create -g <rg> -f infra/main.bicep -p @infra/main.parameters.json
+//   func azure functionapp publish <functionAppName output>
+//
+// Modules (infra/app): identity, storage, monitoring, keyvault, rbac (roles in this resource group),
+// function (plan + app), factory-rbac and factory-diagnostics (per monitored factory, in the
+// factory's own resource group), alerts (Action Group + alert rules). docs/deploy.md explains every
+// parameter and role.
+//
+// App settings: every setting in shared/config.py SETTINGS that matters in Azure is set here (the app's
+// own settings, in `appSettings`) or in app/function.bicep (host and identity settings).
+// tests/infra/test_bicep_settings.py keeps the two in agreement. Secrets (secret=True) only ever
+// reach the app as Key Vault references.
+//
+// Kept parseable by checkov's pycep-parser 0.5.1: no `string?` types, user functions, imports, or
+// filtered loops (`[for x in y: if (...) {...}]` breaks pycep-parser 0.7.1).
+
+@description('Short base name of the deployment; resource names derive from it (lowercase letters, digits, hyphens).')
+@minLength(2)
+@maxLength(20)
+param name string
+
+@description('Azure region of the resources; it must offer Flex Consumption.')
+param location string = resourceGroup().location
+
+@description('Tags applied to every resource.')
+param tags object = {}
+
+@description('Resource ids of the Data Factories to watch: alert rules, the sweep (SWEEP_FACTORIES) and a role for the app on each.')
+param monitoredFactoryIds array = []
+
+@description('Role granted to the app on each monitored factory (role definition GUID); default Data Factory Contributor.')
+param factoryRoleDefinitionId string = '673868aa-7521-48a0-acc6-0f60742d39f5'
+
+@description('Resource id of a Log Analytics workspace for the factories\' run logs; empty: no diagnostic settings and no log alert.')
+param adfLogsWorkspaceId string = ''
+
+@description('Resource ids of the Synapse workspaces the sweep watches (SWEEP_SYNAPSE_WORKSPACES). Grant Synapse RBAC yourself, see docs/deploy.md.')
+param synapseWorkspaceIds array = []
+
+@description('Severity of the alert rules (0 critical .. 4 verbose).')
+@minValue(0)
+@maxValue(4)
+param alertSeverity int = 1
+
+@description('Most instances the app scales out to.')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@description('Memory of each instance in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Replication of the storage account.')
+@allowed([
+  'Standard_LRS'
+  'Standard_ZRS'
+  'Standard_GRS'
+  'Standard_GZRS'
+])
+param storageSku string = 'Standard_LRS'
+
+@description('Days the Log Analytics workspace and Application Insights keep data.')
+@minValue(30)
+@maxValue(730)
+param logRetentionDays int = 30
+
+// ---- The app's settings (shared/config.py); defaults equal the code's defaults. ----
+
+@description('ALERTS_QUEUE: queue between ingest and processing; `<name>-poison` is created too.')
+param alertsQueue string = 'alerts'
+
+@description('INCIDENTS_TABLE')
+param incidentsTable string = 'incidents'
+
+@description('ALERTS_TABLE')
+param alertsTable string = 'alerts'
+
+@description('AUDIT_TABLE')
+param auditTable string = 'audit'
+
+@description('STATE_TABLE')
+param stateTable string = 'state'
+
+@description('ANALYSIS_CACHE_TABLE')
+param analysisCacheTable string = 'analysiscache'
+
+@description('RAW_CONTAINER: blob container for raw bodies and claim-checked payloads.')
+param rawContainer string = 'alerts-raw'
+
+@description('PAYLOADS_CONTAINER: blob container for large incident data.')
+param payloadsContainer string = 'incident-payloads'
+
+@description('MAX_BODY_BYTES: largest accepted webhook body.')
+param maxBodyBytes string = '1048576'
+
+@description('SWEEP_SCHEDULE: six-field NCRONTAB (UTC) of the sweep for unreported failures.')
+param sweepSchedule string = '0 */5 * * * *'
+
+@description('SWEEP_DATABRICKS: sweep the Databricks workspace at DATABRICKS_HOST.')
+@allowed([
+  'true'
+  'false'
+])
+param sweepDatabricks string = 'false'
+
+@description('SWEEP_LOOKBACK_MINUTES')
+param sweepLookbackMinutes string = '60'
+
+@description('SWEEP_OVERLAP_MINUTES')
+param sweepOverlapMinutes string = '10'
+
+@description('SWEEP_MAX_ENQUEUE')
+param sweepMaxEnqueue string = '200'
+
+@description('ENRICHMENT_ENABLED: call platform APIs for the exact error.')
+@allowed([
+  'true'
+  'false'
+])
+param enrichmentEnabled string = 'true'
+
+@description('ENRICHMENT_WINDOW_SLACK_MINUTES')
+param enrichmentWindowSlackMinutes string = '5'
+
+@description('ARM_ENDPOINT (sovereign clouds: their Resource Manager URL).')
+param armEndpoint string = 'https://management.azure.com'
+
+@description('ARM_SCOPE')
+param armScope string = 'https://management.azure.com/.default'
+
+@description('SYNAPSE_ENDPOINT: dev endpoint template, e.g. https://{workspace}.dev.azuresynapse.net')
+param synapseEndpoint string = ''
+
+@description('DATABRICKS_HOST: workspace URL, e.g. https://adb-123.4.azuredatabricks.net')
+param databricksHost string = ''
+
+@description('AIRFLOW_URL: Airflow webserver / API server base URL.')
+param airflowUrl string = ''
+
+@description('ANALYSIS_MODE')
+@allowed([
+  'rules'
+  'llm'
+])
+param analysisMode string = 'rules'
+
+@description('OPENAI_BASE_URL (OpenAI flavour).')
+param openAiBaseUrl string = ''
+
+@description('OPENAI_MODEL: model (OpenAI) or deployment name (Azure OpenAI).')
+param openAiModel string = 'gpt-4o-mini'
+
+@description('AZURE_OPENAI_ENDPOINT: set it to use Azure OpenAI (with Entra ID when OPENAI_API_KEY is empty).')
+param azureOpenAiEndpoint string = ''
+
+@description('AZURE_OPENAI_API_VERSION')
+param azureOpenAiApiVersion string = '2024-10-21'
+
+@description('LLM_TIMEOUT_SECONDS')
+param llmTimeoutSeconds string = '20'
+
+@description('LLM_MAX_RETRIES')
+param llmMaxRetries string = '2'
+
+@description('LLM_UNKNOWN_MIN_CONFIDENCE')
+param llmUnknownMinConfidence string = '80'
+
+@description('REMEDIATION_MODE')
+@allowed([
+  'off'
+  'dry-run'
+  'on'
+])
+param remediationMode string = 'off'
+
+@description('NOTIFY_CHANNELS: comma-separated, of console, teams, slack, email, jira.')
+param notifyChannels string = 'console'
+
+// ---- Secrets: stored in Key Vault, referenced from the app settings. Empty: no secret. ----
+
+@secure()
+@description('OPENAI_API_KEY')
+param openAiApiKey string = ''
+
+@secure()
+@description('TEAMS_WEBHOOK_URL')
+param teamsWebhookUrl string = ''
+
+@secure()
+@description('SLACK_WEBHOOK_URL')
+param slackWebhookUrl string = ''
+
+@secure()
+@description('DATABRICKS_TOKEN (leave empty to use Entra ID)')
+param databricksToken string = ''
+
+@secure()
+@description('AIRFLOW_TOKEN')
+param airflowToken string = ''
+
+@description('Secret settings whose secret you put into the Key Vault yourself (e.g. ["TEAMS_WEBHOOK_URL"]); they get a Key Vault reference without a value being passed here.')
+param secretsInVault array = []
+
+var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, name))
+var functionAppName = 'func-${name}-${resourceToken}'
+var deploymentContainerName = 'deployment-package'
+
+module identity 'app/identity.bicep' = {
+  name: 'identity'
+  params: {
+    name: 'id-${name}-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module storage 'app/storage.bicep' = {
+  name: 'storage'
+  params: {
+    name: 'st${take(replace(name, '-', ''), 9)}${resourceToken}'
+    location: location
+    tags: tags
+    skuName: storageSku
+    queueNames: [
+      alertsQueue
+      '${alertsQueue}-poison'
+    ]
+    tableNames: [
+      incidentsTable
+      alertsTable
+      auditTable
+      stateTable
+      analysisCacheTable
+    ]
+    containerNames: [
+      rawContainer
+      payloadsContainer
+    ]
+    deploymentContainerName: deploymentContainerName
+    deleteRetentionDays: 7
+  }
+}
+
+module monitoring 'app/monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    logAnalyticsName: 'log-${name}-${resourceToken}'
+    applicationInsightsName: 'appi-${name}-${resourceToken}'
+    location: location
+    tags: tags
+    retentionInDays: logRetentionDays
+  }
+}
+
+module keyVault 'app/keyvault.bicep' = {
+  name: 'keyvault'
+  params: {
+    name: 'kv-${resourceToken}'
+    location: location
+    tags: tags
+    softDeleteRetentionInDays: 90
+    openAiApiKey: openAiApiKey
+    teamsWebhookUrl: teamsWebhookUrl
+    slackWebhookUrl: slackWebhookUrl
+    databricksToken: databricksToken
+    airflowToken: airflowToken
+  }
+}
+
+module rbac 'app/rbac.bicep' = {
+  name: 'rbac'
+  params: {
+    principalId: identity.outputs.principalId
+    storageAccountName: storage.outputs.name
+    keyVaultName: keyVault.outputs.name
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+  }
+}
+
+// A factory may be in another resource group or subscription: deploy into the factory's own
+// resource group, parsed from its id /subscriptions/<sub>/resourceGroups/<rg>/providers/.../<name>.
+module factoryRbac 'app/factory-rbac.bicep' = [for (factoryId, i) in monitoredFactoryIds: {
+  name: 'factory-rbac-${i}-${uniqueString(factoryId)}'
+  scope: resourceGroup(split(factoryId, '/')[2], split(factoryId, '/')[4])
+  params: {
+    factoryName: last(split(factoryId, '/'))
+    principalId: identity.outputs.principalId
+    roleDefinitionId: factoryRoleDefinitionId
+  }
+}]
+
+module factoryDiagnostics 'app/factory-diagnostics.bicep' = [for (factoryId, i) in (empty(adfLogsWorkspaceId) ? [] : monitoredFactoryIds): {
+  name: 'factory-diag-${i}-${uniqueString(factoryId)}'
+  scope: resourceGroup(split(factoryId, '/')[2], split(factoryId, '/')[4])
+  params: {
+    factoryName: last(split(factoryId, '/'))
+    workspaceId: adfLogsWorkspaceId
+    settingName: 'incidents-${name}'
+  }
+}]
+
+// Key Vault reference of a secret setting when its secret exists (given now or put there by hand),
+// else an empty setting.
+var keyVaultRefs = {
+  OPENAI_API_KEY: (!empty(openAiApiKey) || contains(secretsInVault, 'OPENAI_API_KEY')) ? '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.openAiApiKeyUri})' : ''
+  TEAMS_WEBHOOK_URL: (!empty(teamsWebhookUrl) || contains(secretsInVault, 'TEAMS_WEBHOOK_URL')) ? '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.teamsWebhookUrlUri})' : ''
+  SLACK_WEBHOOK_URL: (!empty(slackWebhookUrl) || contains(secretsInVault, 'SLACK_WEBHOOK_URL')) ? '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.slackWebhookUrlUri})' : ''
+  DATABRICKS_TOKEN: (!empty(databricksToken) || contains(secretsInVault, 'DATABRICKS_TOKEN')) ? '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.databricksTokenUri})' : ''
+  AIRFLOW_TOKEN: (!empty(airflowToken) || contains(secretsInVault, 'AIRFLOW_TOKEN')) ? '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.airflowTokenUri})' : ''
+}
+
+// The app's own settings, by the names shared/config.py reads.
+var appSettings = {
+  ALERTS_QUEUE: alertsQueue
+  INCIDENTS_TABLE: incidentsTable
+  ALERTS_TABLE: alertsTable
+  AUDIT_TABLE: auditTable
+  STATE_TABLE: stateTable
+  ANALYSIS_CACHE_TABLE: analysisCacheTable
+  RAW_CONTAINER: rawContainer
+  PAYLOADS_CONTAINER: payloadsContainer
+  MAX_BODY_BYTES: maxBodyBytes
+  SWEEP_SCHEDULE: sweepSchedule
+  SWEEP_FACTORIES: join(monitoredFactoryIds, ',')
+  SWEEP_SYNAPSE_WORKSPACES: join(synapseWorkspaceIds, ',')
+  SWEEP_DATABRICKS: sweepDatabricks
+  SWEEP_LOOKBACK_MINUTES: sweepLookbackMinutes
+  SWEEP_OVERLAP_MINUTES: sweepOverlapMinutes
+  SWEEP_MAX_ENQUEUE: sweepMaxEnqueue
+  ENRICHMENT_ENABLED: enrichmentEnabled
+  ENRICHMENT_WINDOW_SLACK_MINUTES: enrichmentWindowSlackMinutes
+  ARM_ENDPOINT: armEndpoint
+  ARM_SCOPE: armScope
+  SYNAPSE_ENDPOINT: synapseEndpoint
+  DATABRICKS_HOST: databricksHost
+  DATABRICKS_TOKEN: keyVaultRefs.DATABRICKS_TOKEN
+  AIRFLOW_URL: airflowUrl
+  AIRFLOW_TOKEN: keyVaultRefs.AIRFLOW_TOKEN
+  ANALYSIS_MODE: analysisMode
+  OPENAI_BASE_URL: openAiBaseUrl
+  OPENAI_API_KEY: keyVaultRefs.OPENAI_API_KEY
+  OPENAI_MODEL: openAiModel
+  AZURE_OPENAI_ENDPOINT: azureOpenAiEndpoint
+  AZURE_OPENAI_API_VERSION: azureOpenAiApiVersion
+  LLM_TIMEOUT_SECONDS: llmTimeoutSeconds
+  LLM_MAX_RETRIES: llmMaxRetries
+  LLM_UNKNOWN_MIN_CONFIDENCE: llmUnknownMinConfidence
+  REMEDIATION_MODE: remediationMode
+  NOTIFY_CHANNELS: notifyChannels
+  TEAMS_WEBHOOK_URL: keyVaultRefs.TEAMS_WEBHOOK_URL
+  SLACK_WEBHOOK_URL: keyVaultRefs.SLACK_WEBHOOK_URL
+}
+
+module function 'app/function.bicep' = {
+  name: 'function'
+  params: {
+    name: functionAppName
+    planName: 'plan-${name}-${resourceToken}'
+    location: location
+    tags: tags
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageAccountName: storage.outputs.name
+    blobEndpoint: storage.outputs.blobEndpoint
+    queueEndpoint: storage.outputs.queueEndpoint
+    tableEndpoint: storage.outputs.tableEndpoint
+    deploymentContainerUrl: storage.outputs.deploymentContainerUrl
+    applicationInsightsConnectionString: monitoring.outputs.connectionString
+    maximumInstanceCount: maximumInstanceCount
+    instanceMemoryMB: instanceMemoryMB
+    appSettings: appSettings
+  }
+  // The host must find its roles in place when it first starts.
+  dependsOn: [
+    rbac
+  ]
+}
+
+module alerts 'app/alerts.bicep' = {
+  name: 'alerts'
+  params: {
+    location: location
+    tags: tags
+    functionAppName: function.outputs.name
+    actionGroupName: 'ag-${name}-${resourceToken}'
+    actionGroupShortName: take(replace(name, '-', ''), 12)
+    factoryIds: monitoredFactoryIds
+    adfLogsWorkspaceId: adfLogsWorkspaceId
+    severity: alertSeverity
+  }
+}
+
+output functionAppName string = function.outputs.name
+output functionAppHostName string = function.outputs.defaultHostName
+output ingestUrl string = 'https://${function.outputs.defaultHostName}/api/azure-monitor'
+output identityClientId string = identity.outputs.clientId
+output identityPrincipalId string = identity.outputs.principalId
+output storageAccountName string = storage.outputs.name
+output keyVaultName string = keyVault.outputs.name
+output actionGroupId string = alerts.outputs.actionGroupId
