@@ -224,7 +224,7 @@ module identity 'app/identity.bicep' = {
 module storage 'app/storage.bicep' = {
   name: 'storage'
   params: {
-    name: 'st${take(replace(name, '-', ''), 9)}${resourceToken}'
+    name: 'st${toLower(take(replace(name, '-', ''), 9))}${resourceToken}'
     location: location
     tags: tags
     skuName: storageSku

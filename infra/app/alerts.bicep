@@ -117,7 +117,8 @@ resource failedRunAlerts 'Microsoft.Insights/metricAlerts@2018-03-01' = [for i i
 // Log Alerts V2 over the factories' ADFActivityRun table: one alert per failed pipeline run, with
 // PipelineName and PipelineRunId in the alert's dimensions and the factory as configuration item
 // (_ResourceId). skipQueryValidation: the table appears only after the first log arrives.
-resource failedActivityLogAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = if (!empty(adfLogsWorkspaceId)) {
+// Zero or one rule: a loop, not a conditional resource, so checkov sees its properties.
+resource failedActivityLogAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = [for workspaceId in (empty(adfLogsWorkspaceId) ? [] : [adfLogsWorkspaceId]): {
   name: 'adf-failed-activity-runs'
   location: location
   tags: tags
@@ -128,7 +129,7 @@ resource failedActivityLogAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-
     severity: severity
     enabled: true
     scopes: [
-      adfLogsWorkspaceId
+      workspaceId
     ]
     evaluationFrequency: 'PT5M'
     windowSize: 'PT5M'
@@ -171,6 +172,6 @@ resource failedActivityLogAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-
       ]
     }
   }
-}
+}]
 
 output actionGroupId string = actionGroup.id

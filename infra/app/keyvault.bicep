@@ -24,6 +24,9 @@ param tags object
 @maxValue(90)
 param softDeleteRetentionInDays int
 
+// A secret is a loop over zero or one value rather than a conditional resource (`= if (...)`):
+// checkov 3.3.30 does not see the properties of conditional resources.
+
 @secure()
 @description('OPENAI_API_KEY; empty creates no secret.')
 param openAiApiKey string
@@ -47,7 +50,6 @@ param airflowToken string
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   // checkov:skip=CKV_AZURE_109: Without VNet integration the App Service platform resolves Key Vault references over the public endpoint and is not a trusted service for the firewall; access is RBAC only. Add VNet integration and a private endpoint to deny public traffic.
   // checkov:skip=CKV_AZURE_189: Same reason as CKV_AZURE_109: public network access is needed without VNet integration.
-  // checkov:skip=CKV2_AZURE_32: Private endpoints need a VNet, see CKV_AZURE_109.
   name: name
   location: location
   tags: tags
@@ -72,55 +74,55 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   }
 }
 
-resource openAiApiKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(openAiApiKey)) {
+resource openAiApiKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = [for value in (empty(openAiApiKey) ? [] : [openAiApiKey]): {
   // checkov:skip=CKV_AZURE_41: The issuer (OpenAI / Azure OpenAI) controls the key's lifetime; an expiry on this copy would only break the Key Vault reference. Rotate by setting a new version.
   parent: vault
   name: 'openai-api-key'
   properties: {
-    value: openAiApiKey
+    value: value
     contentType: 'text/plain'
   }
-}
+}]
 
-resource teamsWebhookUrlSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(teamsWebhookUrl)) {
+resource teamsWebhookUrlSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = [for value in (empty(teamsWebhookUrl) ? [] : [teamsWebhookUrl]): {
   // checkov:skip=CKV_AZURE_41: A Teams webhook URL does not expire on a schedule; an expiry on this copy would only break the Key Vault reference.
   parent: vault
   name: 'teams-webhook-url'
   properties: {
-    value: teamsWebhookUrl
+    value: value
     contentType: 'text/uri'
   }
-}
+}]
 
-resource slackWebhookUrlSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(slackWebhookUrl)) {
+resource slackWebhookUrlSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = [for value in (empty(slackWebhookUrl) ? [] : [slackWebhookUrl]): {
   // checkov:skip=CKV_AZURE_41: A Slack webhook URL does not expire on a schedule; an expiry on this copy would only break the Key Vault reference.
   parent: vault
   name: 'slack-webhook-url'
   properties: {
-    value: slackWebhookUrl
+    value: value
     contentType: 'text/uri'
   }
-}
+}]
 
-resource databricksTokenSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(databricksToken)) {
+resource databricksTokenSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = [for value in (empty(databricksToken) ? [] : [databricksToken]): {
   // checkov:skip=CKV_AZURE_41: The token's lifetime is set where it is issued (Databricks); an expiry on this copy would only break the Key Vault reference. Prefer Entra ID (leave the token empty).
   parent: vault
   name: 'databricks-token'
   properties: {
-    value: databricksToken
+    value: value
     contentType: 'text/plain'
   }
-}
+}]
 
-resource airflowTokenSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(airflowToken)) {
+resource airflowTokenSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = [for value in (empty(airflowToken) ? [] : [airflowToken]): {
   // checkov:skip=CKV_AZURE_41: The token's lifetime is set where it is issued (Airflow); an expiry on this copy would only break the Key Vault reference.
   parent: vault
   name: 'airflow-token'
   properties: {
-    value: airflowToken
+    value: value
     contentType: 'text/plain'
   }
-}
+}]
 
 output id string = vault.id
 output name string = vault.name

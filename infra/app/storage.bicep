@@ -43,9 +43,7 @@ param deleteRetentionDays int
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   // checkov:skip=CKV_AZURE_35: No VNet in this template: the Flex host, `func publish` and the deploying user reach the account over its public endpoint. Access is Entra ID only (shared key off, TLS 1.2). Add VNet integration and private endpoints to deny public traffic.
   // checkov:skip=CKV_AZURE_59: Same reason as CKV_AZURE_35: public network access is needed without VNet integration; anonymous and shared-key access are both disabled.
-  // checkov:skip=CKV_AZURE_33: Storage Analytics (classic) queue logging authenticates with shared keys, which are disabled here; send StorageQueueLogs through diagnostic settings instead if needed.
-  // checkov:skip=CKV2_AZURE_1: Microsoft-managed keys are used; customer-managed keys need a key in Key Vault and an extra identity, out of scope for this app.
-  // checkov:skip=CKV2_AZURE_33: Private endpoints need a VNet, see CKV_AZURE_35.
+  // checkov:skip=CKV_AZURE_206: Replication is the storageSku parameter of main.bicep (default LRS, the cheapest; ZRS/GZRS where the region has zones). checkov accepts only GRS variants and cannot resolve the parameter.
   name: name
   location: location
   tags: tags

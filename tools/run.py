@@ -1,0 +1,190 @@
+"""`make run`: Azurite + the app on http://127.0.0.1:7071, the sample alerts posted once, the
+incidents they became printed, then serve until Ctrl-C.
+
+Uses `func start` when Core Tools is on PATH, else `python -m tools.devhost`. Embedded defaults
+only: Azurite storage, rules-only analysis, remediation off, console notifications.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from shared.config import REPO_ROOT
+
+AZURITE = REPO_ROOT / "node_modules" / ".bin" / "azurite"
+SAMPLES = REPO_ROOT / "samples"
+ENDPOINT_BY_PREFIX = {"azure-monitor": "azure-monitor", "databricks": "databricks-monitor",
+                      "airflow": "airflow-monitor"}
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_for(check: Any, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def call(method: str, url: str, body: bytes | None = None) -> tuple[int, Any]:
+    request = urllib.request.Request(url, data=body, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"null")
+    except OSError:
+        return 0, None
+
+
+def start_azurite(data_dir: Path) -> subprocess.Popen[bytes] | None:
+    if all(port_open(p) for p in (10000, 10001, 10002)):
+        print("Azurite (or another storage emulator) already listens on 10000-10002; using it.")
+        return None
+    if not AZURITE.exists():
+        raise SystemExit("node_modules/.bin/azurite is missing: run `make run` (it runs npm install)")
+    data_dir.mkdir(exist_ok=True)
+    log = open(data_dir / "azurite.log", "ab")  # noqa: SIM115 - lives as long as the process
+    proc = subprocess.Popen([str(AZURITE), "--location", str(data_dir), "--blobHost", "127.0.0.1",
+                             "--queueHost", "127.0.0.1", "--tableHost", "127.0.0.1",
+                             "--skipApiVersionCheck", "--disableTelemetry", "--loose"],
+                            stdout=log, stderr=subprocess.STDOUT)
+    wait_for(lambda: all(port_open(p) for p in (10000, 10001, 10002)), "Azurite")
+    print(f"Azurite started (data in {data_dir.relative_to(REPO_ROOT)}/)")
+    return proc
+
+
+def start_app(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    if port_open(port):
+        raise SystemExit(f"port {port} is already in use; stop what runs there or pass --port")
+    func_cli = shutil.which("func")
+    if func_cli:
+        print("Core Tools found: running `func start`")
+        args = [func_cli, "start", "--port", str(port)]
+    else:
+        print("Core Tools not found: running the local host `python -m tools.devhost`")
+        args = [sys.executable, "-m", "tools.devhost", "--port", str(port)]
+    return subprocess.Popen(args, cwd=REPO_ROOT, env=env)
+
+
+def post_samples(base: str) -> list[tuple[str, str]]:
+    posted = []
+    for path in sorted(SAMPLES.glob("*.json")):
+        prefix = next((p for p in ENDPOINT_BY_PREFIX if path.name.startswith(p)), None)
+        if prefix is None:
+            continue
+        status, body = call("POST", f"{base}/api/{ENDPOINT_BY_PREFIX[prefix]}", path.read_bytes())
+        print(f"  POST {path.name:45} -> {status} {body.get('id') if isinstance(body, dict) else body}")
+        if status == 202:
+            posted.append((path.name, body["id"]))
+    return posted
+
+
+def report(base: str, posted: list[tuple[str, str]], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    results: dict[str, Any] = {}
+    while len(results) < len(posted) and time.monotonic() < deadline:
+        for name, alert_id in posted:
+            if name not in results:
+                status, body = call("GET", f"{base}/api/alerts/{alert_id}")
+                if status == 200:
+                    results[name] = body
+        time.sleep(0.3)
+    print("\nWhat became of each sample alert:")
+    incident_ids: list[str] = []
+    for name, _ in posted:
+        result = results.get(name)
+        if result is None:
+            print(f"  {name:45} still queued")
+            continue
+        detail = result.get("ignored_reason") or ", ".join(result["incident_ids"]) or result.get("error")
+        print(f"  {name:45} {result['status']:9} {detail}")
+        incident_ids += [i for i in result["incident_ids"] if i not in incident_ids]
+    print(f"\nIncidents ({len(incident_ids)}), as GET {base}/api/incidents returns them:")
+    for incident_id in incident_ids:
+        status, incident = call("GET", f"{base}/api/incidents/{incident_id}")
+        if status != 200:
+            continue
+        error = incident.get("error") or {}
+        verdict = incident.get("verdict") or {}
+        print(f"  {incident_id[:12]}  {incident['platform']:10} {incident.get('pipeline') or '-':28} "
+              f"run={incident.get('run_id') or '-'}  occurrences={incident['occurrences']}  {incident['status']}")
+        if error.get("code") or error.get("message"):
+            print(f"      error: {error.get('code') or ''} {str(error.get('message') or '')[:160]}")
+        if verdict:
+            print(f"      verdict: {verdict.get('category')} retryable={verdict.get('retryable')} "
+                  f"(rule {verdict.get('matched_rule')})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.run", description=__doc__)
+    parser.add_argument("--port", type=int, default=7071)
+    parser.add_argument("--no-samples", action="store_true", help="do not post the sample alerts")
+    parser.add_argument("--exit-after-samples", action="store_true", help="stop once the samples are reported")
+    args = parser.parse_args(argv)
+
+    settings_file = REPO_ROOT / "local.settings.json"
+    if not settings_file.exists():
+        shutil.copy(REPO_ROOT / "local.settings.json.example", settings_file)
+        print("created local.settings.json from local.settings.json.example")
+    env = dict(os.environ)
+    children: list[subprocess.Popen[bytes]] = []
+    azurite = start_azurite(REPO_ROOT / ".azurite")
+    if azurite:
+        children.append(azurite)
+    base = f"http://127.0.0.1:{args.port}"
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        app = start_app(args.port, env)
+        children.insert(0, app)
+        wait_for(lambda: call("GET", f"{base}/api/health")[0] == 200 or app.poll() is not None, "the app")
+        if app.poll() is not None:
+            raise SystemExit("the app exited during start-up; see its output above")
+        print(f"\nThe app is up on {base}/api (health: {base}/api/health)")
+        if not args.no_samples:
+            print("Posting the sample alerts from samples/:")
+            report(base, post_samples(base))
+        if args.exit_after_samples:
+            return 0
+        print(f"\nServing on {base} until Ctrl-C. Try: curl {base}/api/incidents")
+        while not stopping and app.poll() is None:
+            time.sleep(0.5)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        print("stopped the app and Azurite")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
