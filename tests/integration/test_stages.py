@@ -1,0 +1,67 @@
+"""The processor runs stages in order; a failing stage is audited and does not fail the alert."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import ClassVar
+
+from shared import ingest, processing
+from shared.models import AlertStatus, AuditAction, Failure, Incident
+from shared.runtime import Services
+from shared.stages import ConsoleNotifier, IncidentStage, StageResult
+
+SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "databricks-job-failed.json"
+
+
+class BrokenStage(IncidentStage):
+    name = "broken"
+    owns: ClassVar[str | None] = "remediation"
+
+    def run(self, incident: Incident, failure: Failure) -> StageResult:
+        raise RuntimeError("remediation backend down")
+
+
+class RecordingStage(IncidentStage):
+    name = "recording"
+    owns: ClassVar[str | None] = "verdict"
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def run(self, incident: Incident, failure: Failure) -> StageResult:
+        self.seen.append(incident.id)
+        return StageResult(fields={"verdict": {"category": "test", "retryable": False}},
+                           audit=[(AuditAction.CLASSIFIED, "classified by the test stage", {})])
+
+
+def process(services: Services) -> processing.Outcome:
+    result = ingest.accept(services, "databricks", SAMPLE.read_bytes())
+    queue = services.storage.queue(services.settings.alerts_queue)
+    [message] = list(queue.receive_messages(max_messages=1))
+    queue.delete_message(message)
+    envelope = processing.decode_envelope(message.content)
+    assert envelope.id == result.body["id"]
+    return processing.process_envelope(services, envelope)
+
+
+def test_stages_run_once_per_incident_and_failures_are_audited(services: Services) -> None:
+    recording = RecordingStage()
+    services.stages = [recording, BrokenStage(), ConsoleNotifier()]
+    first = process(services)
+    assert first.status is AlertStatus.PROCESSED
+    incident_id = first.incident_ids[0]
+    incident = services.incidents.get(incident_id)
+    assert incident is not None
+    assert incident.verdict == {"category": "test", "retryable": False}
+    assert incident.notifications == [{"channel": "console", "status": "sent"}]
+    assert incident.remediation is None
+    trail = services.audit.trail(incident_id)
+    failed = [e for e in trail if e.action is AuditAction.ANALYSIS_FAILED]
+    assert failed and "remediation backend down" in failed[0].reason and failed[0].actor == "broken"
+    assert [e.action for e in trail].index(AuditAction.CLASSIFIED) < [e.action for e in trail].index(
+        AuditAction.NOTIFIED)
+    # A second report of the same run only counts; stages do not run again.
+    process(services)
+    assert recording.seen == [incident_id]
+    assert json.loads(json.dumps(services.incidents.get(incident_id).to_api()))["occurrences"] == 2  # type: ignore[union-attr]
