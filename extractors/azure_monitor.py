@@ -1,218 +1,187 @@
 """Azure Monitor common alert schema -> failures.
 
-Pure parsing of the Action Group webhook body. The platform is decided from the alert's target
-and dimensions; anything that is not a data-pipeline failure is ignored with a reason.
+`parse` (pure) reads the Action Group webhook body: metric alerts (static, dynamic), log search
+v1 (SearchResults), Log Alerts V2 (LogQueryCriteria, dimensions), simple log alerts (`event`),
+activity log; Fired and Resolved. The platform comes from the target, the resources the results
+name and the metric namespace (see alert_context.decide); anything else is ignored with a reason.
+
+`enrich` fetches the exact error: for Data Factory / Synapse through the pipeline-run APIs
+(extractors.pipeline_runs); Functions alerts carry their exception in the rows already.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from extractors import alert_context as ac
 from extractors.base import Extractor
+from extractors.functions import app_insights_failures
+from extractors.pipeline_runs import enrich_pipeline_failures
+from shared.config import Settings
 from shared.models import Extraction, Failure, Platform, Source
+from shared.platforms.adf import factory_link
+from shared.platforms.common import parse_arm_id
 
-COMMON_SCHEMA = "azurecommonalertschema"
+COMMON_SCHEMA = "azuremonitorcommonalertschema"
 NOT_COMMON_SCHEMA = (
     "not the common alert schema: enable the common alert schema on the Action Group "
     "(action setting useCommonAlertSchema: true)"
 )
-
-_PLATFORM_BY_TYPE = {
-    "microsoft.datafactory/factories": Platform.ADF,
-    "microsoft.synapse/workspaces": Platform.SYNAPSE,
-    "microsoft.insights/components": Platform.FUNCTIONS,
-    "microsoft.web/sites": Platform.FUNCTIONS,
-}
+_KNOWN_OTHER_SCHEMAS = {"azuremonitormetricalert": "a metric alert in the legacy (non-common) schema",
+                        "microsoft.insights/activitylogs": "an activity log alert in the legacy schema"}
 _IGNORED_SERVICES = {
-    "servicehealth": "a Service Health notice, not a pipeline failure",
-    "resource health": "a Resource Health event, not a pipeline failure",
-    "resourcehealth": "a Resource Health event, not a pipeline failure",
-    "activity log - administrative": "an Activity Log administrative event, not a pipeline failure",
-    "activity log - policy": "an Activity Log policy event, not a pipeline failure",
-    "activity log - autoscale": "an Activity Log autoscale event, not a pipeline failure",
-    "activity log - security": "an Activity Log security event, not a pipeline failure",
-    "budget": "a budget alert, not a pipeline failure",
-    "smart detector": "a smart detection alert, not a pipeline failure",
+    "servicehealth": "a Service Health notice", "service health": "a Service Health notice",
+    "resource health": "a Resource Health event", "resourcehealth": "a Resource Health event",
+    "budget": "a budget alert", "smart detector": "a smart detection alert",
+    "activity log - administrative": "an Activity Log administrative event",
+    "activity log - policy": "an Activity Log policy event",
+    "activity log - autoscale": "an Activity Log autoscale event",
+    "activity log - security": "an Activity Log security event",
 }
-# Dimension / column names that carry pipeline context in metric and log alerts.
-_PIPELINE_KEYS = ("PipelineName", "Name", "Pipeline", "pipelineName")
-_RUN_KEYS = ("PipelineRunId", "RunId", "runId", "pipelineRunId")
-_ACTIVITY_KEYS = ("ActivityName", "activityName")
-_RESOURCE_KEYS = ("_ResourceId", "ResourceId", "Resource")
+# Metrics, by lower-case name: (dimension naming the pipeline, dimension naming the activity).
+_METRICS: dict[str, tuple[str | None, str | None]] = {
+    "pipelinefailedruns": ("Name", None), "activityfailedruns": ("PipelineName", "Name"),
+    "pipelineelapsedtimeruns": ("Name", None), "triggerfailedruns": (None, None),
+    "integrationpipelinerunsended": ("Pipeline", None), "integrationactivityrunsended": ("Pipeline", "Activity"),
+    "integrationtriggerrunsended": (None, None),
+}
+_RUN_KEYS = ("PipelineRunId", "RunId", "pipelineRunId", "runId")
+_PIPELINE_KEYS = ("PipelineName", "Pipeline", "pipelineName")
+_ACTIVITY_KEYS = ("ActivityName", "Activity", "activityName")
 
 
-def _resource_type(resource_id: str) -> str:
-    """`microsoft.datafactory/factories` from an ARM id (lower case), '' when not an ARM id."""
-    parts = [p for p in resource_id.strip("/").split("/") if p]
-    lowered = [p.lower() for p in parts]
-    if "providers" not in lowered:
-        return ""
-    i = len(lowered) - 1 - lowered[::-1].index("providers")
-    if i + 2 >= len(parts):
-        return ""
-    return f"{lowered[i + 1]}/{lowered[i + 2]}"
-
-
-def _dims(items: Any) -> dict[str, str]:
-    if not isinstance(items, list):
-        return {}
-    out: dict[str, str] = {}
-    for item in items:
-        if isinstance(item, dict) and item.get("name") is not None:
-            out[str(item["name"])] = "" if item.get("value") is None else str(item["value"])
-    return out
-
-
-def _first(mapping: dict[str, str], keys: tuple[str, ...]) -> str | None:
-    lowered = {k.lower(): v for k, v in mapping.items()}
-    for key in keys:
-        value = lowered.get(key.lower())
-        if value:
-            return value
-    return None
-
-
-def _rows(alert_context: dict[str, Any]) -> list[dict[str, str]]:
-    """Rows of a log v1 SearchResults table, or the `event` pairs of a simple log alert."""
-    rows: list[dict[str, str]] = []
-    results = alert_context.get("SearchResults")
-    if isinstance(results, dict):
-        for table in results.get("tables") or []:
-            columns = [c.get("name") for c in table.get("columns") or [] if isinstance(c, dict)]
-            for row in table.get("rows") or []:
-                if isinstance(row, list):
-                    rows.append({str(c): "" if v is None else str(v) for c, v in zip(columns, row, strict=False)})
-    event = alert_context.get("event")
-    if isinstance(event, list):
-        pairs = _dims(event)
-        if pairs:
-            rows.append(pairs)
-    return rows
+def _ignored_schema(payload: Any) -> str:
+    if not isinstance(payload, dict):
+        return "body is not a JSON object; " + NOT_COMMON_SCHEMA
+    schema = str(payload.get("schemaId") or "").replace(" ", "").lower()
+    if schema in _KNOWN_OTHER_SCHEMAS:
+        return f"{_KNOWN_OTHER_SCHEMAS[schema]}; {NOT_COMMON_SCHEMA}"
+    if "SearchQuery" in payload or "AlertRuleName" in payload:
+        return f"a log alert in the legacy (non-common) schema; {NOT_COMMON_SCHEMA}"
+    return NOT_COMMON_SCHEMA
 
 
 class AzureMonitorExtractor(Extractor):
     source = Source.AZURE_MONITOR.value
 
     def parse(self, payload: Any) -> Extraction:
-        if not isinstance(payload, dict):
-            return Extraction(ignored_reason="body is not a JSON object; " + NOT_COMMON_SCHEMA)
-        schema = str(payload.get("schemaId") or "").replace(" ", "").lower()
-        data = payload.get("data")
-        if schema not in (COMMON_SCHEMA, "azuremonitorcommonalertschema") or not isinstance(data, dict):
-            return Extraction(ignored_reason=NOT_COMMON_SCHEMA)
+        data = payload.get("data") if isinstance(payload, dict) else None
+        schema = str(payload.get("schemaId") or "").replace(" ", "").lower() if isinstance(payload, dict) else ""
+        if schema != COMMON_SCHEMA or not isinstance(data, dict):
+            return Extraction(ignored_reason=_ignored_schema(payload))
         essentials: dict[str, Any] = data["essentials"] if isinstance(data.get("essentials"), dict) else {}
         context: dict[str, Any] = data["alertContext"] if isinstance(data.get("alertContext"), dict) else {}
-        alert_id = str(essentials.get("alertId") or "")
-        resolved = str(essentials.get("monitorCondition") or "").lower() == "resolved"
-        service = str(essentials.get("monitoringService") or "").strip().lower()
+        alert_id = ac.text(essentials.get("alertId")) or ""
+        result = Extraction(alert_key=alert_id or None,
+                            resolved=str(essentials.get("monitorCondition") or "").lower() == "resolved")
+        service = str(essentials.get("monitoringService") or "").strip()
         signal = str(essentials.get("signalType") or "").replace(" ", "").lower()
-        result = Extraction(alert_key=alert_id or None, resolved=resolved)
-
-        if service in _IGNORED_SERVICES or service.startswith("activity log") or signal == "activitylog":
-            reason = _IGNORED_SERVICES.get(service, "an Activity Log alert, not a pipeline failure")
-            result.ignored_reason = f"{reason} (monitoringService {essentials.get('monitoringService')!r})"
+        if service.lower() in _IGNORED_SERVICES or service.lower().startswith("activity log") \
+                or signal == "activitylog":
+            what = _IGNORED_SERVICES.get(service.lower(), "an Activity Log alert")
+            result.ignored_reason = f"{what}, not a pipeline failure (monitoringService {service or 'not set'!r})"
             return result
 
-        targets = [str(t) for t in essentials.get("alertTargetIDs") or [] if t]
         condition: dict[str, Any] = context["condition"] if isinstance(context.get("condition"), dict) else {}
         criteria = [c for c in condition.get("allOf") or [] if isinstance(c, dict)]
-        dimensions: dict[str, str] = {}
+        dimensions: dict[str, str] = ac.dims(context.get("Dimensions"))
         for criterion in criteria:
-            dimensions.update(_dims(criterion.get("dimensions")))
-        rows = _rows(context)
-
-        platform, resource = self._platform(targets, dimensions, rows, criteria, essentials)
-        if platform is None:
-            target_text = ", ".join(targets) or "no target"
-            result.ignored_reason = (
-                f"not a data-pipeline resource ({target_text}); only Data Factory, Synapse, "
-                "Function App / Application Insights and Log Analytics alerts about them are handled"
-            )
+            dimensions.update(ac.dims(criterion.get("dimensions")))
+        rows = ac.result_rows(context, criteria)
+        targets = [str(t) for t in essentials.get("alertTargetIDs") or [] if t]
+        config_items = [str(t) for t in essentials.get("configurationItems") or [] if t]
+        links = [str(v) for c in [context, *criteria] for k, v in c.items() if k.lower().startswith("linkto") and v]
+        namespaces = [str(c.get("metricNamespace") or "") for c in criteria]
+        decision = ac.decide(targets, config_items, [dimensions, *rows], namespaces, service, links)
+        if decision.platform is None:
+            result.ignored_reason = decision.reason
             return result
 
-        fingerprint = {
-            "alert_id": alert_id,
-            "rule_id": (essentials.get("alertRuleID") or essentials.get("alertRuleId")
-                        or essentials.get("originAlertId")),
-            "targets": targets,
-            "dimensions": dimensions,
-        }
-        origin = {
-            "alert_id": alert_id,
-            "alert_rule": essentials.get("alertRule"),
-            "severity": essentials.get("severity"),
-            "signal_type": essentials.get("signalType"),
-            "monitoring_service": essentials.get("monitoringService"),
-            "monitor_condition": essentials.get("monitorCondition"),
-            "fired": essentials.get("firedDateTime"),
-            "window_start": condition.get("windowStartTime"),
-            "window_end": condition.get("windowEndTime"),
-            "metric": next((c.get("metricName") for c in criteria if c.get("metricName")), None),
-            "dimensions": dimensions,
-        }
-        links = {k: str(v) for k, v in (
-            ("investigation", essentials.get("investigationLink")),
-            ("search_results", next((c.get("linkToFilteredSearchResultsUI") for c in criteria), None)
-             or context.get("LinkToFilteredSearchResults")),
-        ) if v}
-
-        candidates = rows or [dimensions]
-        seen: set[tuple[str | None, str | None]] = set()
-        for row in candidates:
-            merged = {**dimensions, **row}
-            run_id = _first(merged, _RUN_KEYS)
-            pipeline = _first(merged, _PIPELINE_KEYS)
-            key = (run_id, pipeline)
-            if key in seen and run_id:
-                continue
-            seen.add(key)
-            message = _first(merged, ("ErrorMessage", "Message", "outerMessage", "innermostMessage", "problemId"))
-            code = _first(merged, ("ErrorCode", "resultCode", "type", "exceptionType"))
-            result.failures.append(Failure(
-                source=self.source,
-                platform=platform.value,
-                resource=_first(merged, _RESOURCE_KEYS) or resource,
-                pipeline=pipeline or _first(merged, ("operation_Name", "cloud_RoleName")),
-                run_id=run_id,
-                activity=_first(merged, _ACTIVITY_KEYS),
-                error_code=code,
-                failure_type=_first(merged, ("FailureType",)),
-                message=message,
-                start=condition.get("windowStartTime"),
-                end=condition.get("windowEndTime") or essentials.get("firedDateTime"),
-                links=links,
-                origin=origin,
-                fingerprint_parts={**fingerprint, "row": row} if rows else fingerprint,
-            ))
+        metric = next((str(c["metricName"]) for c in criteria if c.get("metricName")), None)
+        if decision.platform is Platform.SYNAPSE and ac.first(dimensions, ("Result",)) not in (None, "Failed"):
+            result.ignored_reason = (f"Synapse {metric or 'alert'} for runs that ended with Result="
+                                     f"{ac.first(dimensions, ('Result',))}, not a failure")
+            return result
+        window_start = ac.when(condition.get("windowStartTime") or context.get("SearchIntervalStartTimeUtc"))
+        window_end = ac.when(condition.get("windowEndTime") or context.get("SearchIntervalEndtimeUtc"))
+        template = Failure(
+            source=self.source, platform=decision.platform.value, resource=decision.resource,
+            start=window_start, end=window_end or ac.when(essentials.get("firedDateTime")),
+            links=_links(essentials, context, criteria, decision),
+            origin={
+                "alert_id": alert_id, "alert_rule": essentials.get("alertRule"),
+                "severity": essentials.get("severity"), "signal_type": essentials.get("signalType"),
+                "monitoring_service": service or None, "monitor_condition": essentials.get("monitorCondition"),
+                "fired": essentials.get("firedDateTime"), "window_start": window_start, "window_end": window_end,
+                "metric": metric, "metric_value": next((c.get("metricValue") for c in criteria
+                                                        if c.get("metricValue") is not None), None),
+                "dimensions": dimensions, "result_count": context.get("ResultCount"),
+                "search_query": context.get("SearchQuery") or next((c.get("searchQuery") for c in criteria), None),
+            },
+            fingerprint_parts={
+                "alert_id": alert_id,
+                "rule_id": essentials.get("alertRuleID") or essentials.get("alertRuleId") or essentials.get(
+                    "originAlertId"),
+                "targets": targets, "dimensions": dimensions,
+            },
+        )
+        if decision.platform is Platform.FUNCTIONS:
+            result.failures = app_insights_failures(template, rows, dimensions)
+        else:
+            result.failures = _pipeline_failures(template, rows, dimensions, (metric or "").lower())
         return result
 
-    def _platform(
-        self,
-        targets: list[str],
-        dimensions: dict[str, str],
-        rows: list[dict[str, str]],
-        criteria: list[dict[str, Any]],
-        essentials: dict[str, Any],
-    ) -> tuple[Platform | None, str]:
-        namespaces = [str(c.get("metricNamespace") or "").lower() for c in criteria]
-        candidates = list(targets)
-        for bag in [dimensions, *rows]:
-            found = _first(bag, _RESOURCE_KEYS)
-            if found:
-                candidates.insert(0, found)
-        for candidate in candidates:
-            platform = _PLATFORM_BY_TYPE.get(_resource_type(candidate))
-            if platform is not None:
-                return platform, candidate
-        for namespace in namespaces:
-            platform = _PLATFORM_BY_TYPE.get(namespace)
-            if platform is not None:
-                return platform, targets[0] if targets else namespace
-        # Log Analytics workspace target: the rows / dimensions have to say it is a pipeline.
-        if any(_resource_type(t) == "microsoft.operationalinsights/workspaces" for t in targets):
-            for bag in [dimensions, *rows]:
-                if _first(bag, ("PipelineRunId", "PipelineName")):
-                    return Platform.ADF, targets[0]
-        if str(essentials.get("monitoringService") or "").lower() == "application insights" and targets:
-            return Platform.FUNCTIONS, targets[0]
-        return None, ""
+    def enrich(self, extraction: Extraction, settings: Settings) -> Extraction:
+        return enrich_pipeline_failures(extraction, settings)
+
+
+def _links(essentials: dict[str, Any], context: dict[str, Any], criteria: list[dict[str, Any]],
+           decision: ac.Decision) -> dict[str, str]:
+    links: dict[str, str] = {}
+    if essentials.get("investigationLink"):
+        links["investigation"] = str(essentials["investigationLink"])
+    ui = [c.get("linkToFilteredSearchResultsUI") for c in criteria if c.get("linkToFilteredSearchResultsUI")]
+    results = (ui[0] if ui else None) or context.get("LinkToFilteredSearchResultsUI") or context.get(
+        "LinkToSearchResults")
+    if results:
+        links["search_results"] = str(results)
+    if decision.platform is Platform.ADF and parse_arm_id(decision.resource):
+        links["factory"] = factory_link(decision.resource)
+    return links
+
+
+def _pipeline_failures(template: Failure, rows: list[dict[str, str]], dimensions: dict[str, str],
+                       metric: str) -> list[Failure]:
+    """One failure per run the alert names (rows or dimensions), else one for the alert."""
+    pipeline_dim, activity_dim = _METRICS.get(metric, (None, None))
+    failures: list[Failure] = []
+    seen: set[str] = set()
+    for row in rows or [{}]:
+        bag = {**dimensions, **row}
+        run_id = ac.first(bag, _RUN_KEYS)
+        pipeline = ac.first(bag, _PIPELINE_KEYS) or (ac.first(dimensions, (pipeline_dim,)) if pipeline_dim else None)
+        activity = ac.first(bag, _ACTIVITY_KEYS) or (ac.first(dimensions, (activity_dim,)) if activity_dim else None)
+        key = run_id or f"{pipeline}|{activity}|{ac.first(bag, ('ErrorMessage',))}"
+        if key in seen:
+            continue
+        seen.add(key)
+        own = parse_arm_id(ac.first(bag, ac.RESOURCE_KEYS))
+        parts = {**template.fingerprint_parts, **({"row": row} if row else {})}
+        failure = Failure.from_dict({**template.to_dict(), "origin": dict(template.origin),
+                                     "links": dict(template.links), "fingerprint_parts": parts})
+        failure.resource = own.resource_id if own and own.type in ac.PIPELINE_TYPES else template.resource
+        failure.pipeline, failure.run_id, failure.activity = pipeline, run_id, activity
+        failure.error_code = ac.first(bag, ("ErrorCode",))
+        failure.failure_type = ac.first(bag, ("FailureType",))
+        failure.message = ac.first(bag, ("ErrorMessage", "Message"))
+        failure.start = ac.when(ac.first(row, ("Start", "RunStart"))) or template.start
+        failure.end = ac.when(ac.first(row, ("End", "RunEnd", "TimeGenerated"))) or template.end
+        if metric == "pipelineelapsedtimeruns":
+            failure.level = "warning"
+            failure.message = failure.message or "the pipeline run took longer than the alert's elapsed-time threshold"
+        elif metric in ("triggerfailedruns", "integrationtriggerrunsended"):
+            trigger = ac.first(dimensions, ("Name", "Trigger"))
+            failure.origin["trigger"] = trigger
+            failure.message = failure.message or f"trigger {trigger or '(not split by trigger)'} failed"
+        failures.append(failure)
+    return failures

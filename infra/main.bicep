@@ -36,6 +36,9 @@ param factoryRoleDefinitionId string = '673868aa-7521-48a0-acc6-0f60742d39f5'
 @description('Resource id of a Log Analytics workspace for the factories\' run logs; empty: no diagnostic settings and no log alert.')
 param adfLogsWorkspaceId string = ''
 
+@description('Create diagnostic settings on the factories that send ActivityRuns, PipelineRuns and TriggerRuns to adfLogsWorkspaceId. false when they already do (Dedicated tables), or a second setting would conflict.')
+param adfDiagnosticSettings bool = true
+
 @description('Resource ids of the Synapse workspaces the sweep watches (SWEEP_SYNAPSE_WORKSPACES). Grant Synapse RBAC yourself, see docs/deploy.md.')
 param synapseWorkspaceIds array = []
 
@@ -296,7 +299,7 @@ module factoryRbac 'app/factory-rbac.bicep' = [for (factoryId, i) in monitoredFa
   }
 }]
 
-module factoryDiagnostics 'app/factory-diagnostics.bicep' = [for (factoryId, i) in (empty(adfLogsWorkspaceId) ? [] : monitoredFactoryIds): {
+module factoryDiagnostics 'app/factory-diagnostics.bicep' = [for (factoryId, i) in ((empty(adfLogsWorkspaceId) || !adfDiagnosticSettings) ? [] : monitoredFactoryIds): {
   name: 'factory-diag-${i}-${uniqueString(factoryId)}'
   scope: resourceGroup(split(factoryId, '/')[2], split(factoryId, '/')[4])
   params: {
@@ -307,13 +310,13 @@ module factoryDiagnostics 'app/factory-diagnostics.bicep' = [for (factoryId, i) 
 }]
 
 // Key Vault reference of a secret setting when its secret exists (given now or put there by hand),
-// else an empty setting.
+// else an empty setting. `(!empty(x))` is parenthesized because pycep-parser reads `!a || b` as `!(a || b)`.
 var keyVaultRefs = {
-  OPENAI_API_KEY: (!empty(openAiApiKey) || contains(secretsInVault, 'OPENAI_API_KEY')) ? '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.openAiApiKeyUri})' : ''
-  TEAMS_WEBHOOK_URL: (!empty(teamsWebhookUrl) || contains(secretsInVault, 'TEAMS_WEBHOOK_URL')) ? '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.teamsWebhookUrlUri})' : ''
-  SLACK_WEBHOOK_URL: (!empty(slackWebhookUrl) || contains(secretsInVault, 'SLACK_WEBHOOK_URL')) ? '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.slackWebhookUrlUri})' : ''
-  DATABRICKS_TOKEN: (!empty(databricksToken) || contains(secretsInVault, 'DATABRICKS_TOKEN')) ? '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.databricksTokenUri})' : ''
-  AIRFLOW_TOKEN: (!empty(airflowToken) || contains(secretsInVault, 'AIRFLOW_TOKEN')) ? '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.airflowTokenUri})' : ''
+  OPENAI_API_KEY: ((!empty(openAiApiKey)) || contains(secretsInVault, 'OPENAI_API_KEY')) ? '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.openAiApiKeyUri})' : ''
+  TEAMS_WEBHOOK_URL: ((!empty(teamsWebhookUrl)) || contains(secretsInVault, 'TEAMS_WEBHOOK_URL')) ? '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.teamsWebhookUrlUri})' : ''
+  SLACK_WEBHOOK_URL: ((!empty(slackWebhookUrl)) || contains(secretsInVault, 'SLACK_WEBHOOK_URL')) ? '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.slackWebhookUrlUri})' : ''
+  DATABRICKS_TOKEN: ((!empty(databricksToken)) || contains(secretsInVault, 'DATABRICKS_TOKEN')) ? '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.databricksTokenUri})' : ''
+  AIRFLOW_TOKEN: ((!empty(airflowToken)) || contains(secretsInVault, 'AIRFLOW_TOKEN')) ? '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.airflowTokenUri})' : ''
 }
 
 // The app's own settings, by the names shared/config.py reads.
@@ -358,7 +361,7 @@ var appSettings = {
   SLACK_WEBHOOK_URL: keyVaultRefs.SLACK_WEBHOOK_URL
 }
 
-module function 'app/function.bicep' = {
+module functionApp 'app/function.bicep' = {
   name: 'function'
   params: {
     name: functionAppName
@@ -388,7 +391,7 @@ module alerts 'app/alerts.bicep' = {
   params: {
     location: location
     tags: tags
-    functionAppName: function.outputs.name
+    functionAppName: functionApp.outputs.name
     actionGroupName: 'ag-${name}-${resourceToken}'
     actionGroupShortName: take(replace(name, '-', ''), 12)
     factoryIds: monitoredFactoryIds
@@ -397,9 +400,9 @@ module alerts 'app/alerts.bicep' = {
   }
 }
 
-output functionAppName string = function.outputs.name
-output functionAppHostName string = function.outputs.defaultHostName
-output ingestUrl string = 'https://${function.outputs.defaultHostName}/api/azure-monitor'
+output functionAppName string = functionApp.outputs.name
+output functionAppHostName string = functionApp.outputs.defaultHostName
+output ingestUrl string = 'https://${functionApp.outputs.defaultHostName}/api/azure-monitor'
 output identityClientId string = identity.outputs.clientId
 output identityPrincipalId string = identity.outputs.principalId
 output storageAccountName string = storage.outputs.name

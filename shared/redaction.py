@@ -1,7 +1,9 @@
 """Secrets out of any text before it is stored, logged, prompted or sent. Pure.
 
-One module used everywhere: audit entries, alert records, incident texts, LLM prompts and
-notifications all pass through `redact_text` / `redact`.
+One module used everywhere: audit entries, alert records, incident texts, verdicts, analyses,
+LLM prompts and notifications all pass through `redact_text` / `redact`. Each rule keeps the
+key name (`AccountKey=[REDACTED]`) so the text stays readable. The secret shapes it must catch
+are listed in tests/unit/analysis/secrets_corpus.py.
 """
 
 from __future__ import annotations
@@ -11,28 +13,50 @@ from typing import Any
 
 MASK = "[REDACTED]"
 
-# (pattern, replacement) in order; each keeps the key name so the text stays readable.
+_KEY_NAMES = (r"AccountKey|SharedAccessKey|SharedAccessSignature|Password|Pwd|ClientSecret|Client_Secret|"
+              r"ApiKey|Api_Key|AccessKey|Access_Key|Secret|Token|AccessToken|SasToken|PrivateKey|Private_Key")
+# Names whose value is a secret when written `name=value` / `name: value` without quotes.
+_SECRETISH = r"[\w.\-]*(?:password|passwd|pwd|secret|token|apikey|api[_-]key|access[_-]?key|account[_-]?key|private[_-]?key|sas|credential)[\w.\-]*"  # noqa: E501
+
 _RULES: list[tuple[re.Pattern[str], str]] = [
+    # PEM private keys, whole block
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.DOTALL),
+     MASK),
     # Connection-string secrets: AccountKey=..., SharedAccessKey=..., Password=..., pwd=...
-    (re.compile(r"(?i)\b(AccountKey|SharedAccessKey|SharedAccessSignature|Password|Pwd|"
-                r"ClientSecret|Client_Secret|ApiKey|Api_Key|AccessKey|Secret|Token)\s*=\s*([^;\s\"'&]+)"),
-     r"\1=" + MASK),
-    # SAS query parameters: sig=..., and the whole SAS when it appears after '?'
-    (re.compile(r"(?i)([?&]sig=)[^&\s\"']+"), r"\1" + MASK),
-    # Bearer / Basic authorization values
-    (re.compile(r"(?i)\b(Bearer|Basic)\s+[A-Za-z0-9\-._~+/]+=*"), r"\1 " + MASK),
+    (re.compile(rf"(?i)\b({_KEY_NAMES})\s*=\s*(?!\[REDACTED\])([^;\s\"'&<>]+)"), r"\1=" + MASK),
+    # SAS signature and Functions / Logic Apps keys in query strings
+    (re.compile(r"(?i)([?&](?:sig|code|key|api[_-]?key|access_token|token|client_secret)=)(?!\[REDACTED\])[^&\s\"'<>]+"),
+     r"\1" + MASK),
+    # Bearer / Basic / SharedAccessSignature authorization values
+    (re.compile(r"(?i)\b(Bearer|Basic|SharedAccessSignature)\s+(?!\[REDACTED\])[A-Za-z0-9\-._~+/=%&:]{8,}"),
+     r"\1 " + MASK),
+    # Function / API key headers
+    (re.compile(r"(?i)\b(x-functions-key|x-api-key|api-key|ocp-apim-subscription-key|x-ms-token[\w-]*)\s*[:=]\s*"
+                r"(?!\[REDACTED\])[^\s,;\"']+"), r"\1: " + MASK),
     # JSON Web Tokens anywhere
     (re.compile(r"\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*"), MASK),
-    # "password": "...", "client_secret": "...", "api_key": "..." in JSON / YAML / Python reprs
-    (re.compile(r"(?i)([\"']?(?:password|passwd|pwd|client_?secret|api_?key|access_?token|refresh_?token|"
-                r"secret|token|account_?key)[\"']?\s*[:=]\s*[\"'])([^\"']+)([\"'])"), r"\1" + MASK + r"\3"),
+    # "password": "...", 'client_secret': '...' in JSON / YAML / Python reprs
+    (re.compile(rf"(?i)([\"']?{_SECRETISH}[\"']?\s*[:=]\s*[\"'])(?!\[REDACTED\])([^\"']+)([\"'])"),
+     r"\1" + MASK + r"\3"),
+    # unquoted name=value / name: value where the name says secret
+    (re.compile(rf"(?i)\b({_SECRETISH})(\s*[:=]\s*)(?!\[REDACTED\])(?![\"'])([^\s;,&\"'<>)\]}}]{{6,}})"),
+     r"\1\2" + MASK),
     # Credentials in URLs: scheme://user:password@host
     (re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^/\s:@]+):([^@\s/]+)@"), r"\1:" + MASK + "@"),
-    # Databricks personal access tokens, OpenAI keys, Slack tokens, GitHub tokens
+    # Incoming-webhook URLs are secrets in themselves (Slack, Teams/Office 365, Discord)
+    (re.compile(r"(?i)(https://hooks\.slack\.com/services/)[^\s\"'<>]+"), r"\1" + MASK),
+    (re.compile(r"(?i)(https://[\w.-]*webhook\.office\.com/webhookb2/)[^\s\"'<>]+"), r"\1" + MASK),
+    (re.compile(r"(?i)(https://discord(?:app)?\.com/api/webhooks/)[^\s\"'<>]+"), r"\1" + MASK),
+    # Databricks PATs, OpenAI keys, Slack, GitHub, Google and AWS keys, Entra client secrets
     (re.compile(r"\bdapi[0-9a-f]{32}(-\d+)?\b"), MASK),
-    (re.compile(r"\bsk-[A-Za-z0-9_\-]{20,}\b"), MASK),
+    (re.compile(r"\bdose[0-9a-f]{32}\b"), MASK),
+    (re.compile(r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}"), MASK),
     (re.compile(r"\bxox[abposr]-[A-Za-z0-9\-]{10,}\b"), MASK),
     (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}\b"), MASK),
+    (re.compile(r"\bgithub_pat_[A-Za-z0-9_]{40,}\b"), MASK),
+    (re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b"), MASK),
+    (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), MASK),
+    (re.compile(r"(?<![\w~.-])[A-Za-z0-9_~.\-]{3}\dQ~[A-Za-z0-9_~.\-]{30,36}(?![\w~.-])"), MASK),
     # Storage account keys on their own (88 base64 chars ending in ==)
     (re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{86}==(?![A-Za-z0-9+/=])"), MASK),
 ]
@@ -45,11 +69,20 @@ def redact_text(text: str) -> str:
 
 
 def redact(value: Any) -> Any:
-    """Redact every string inside a JSON-like value."""
+    """Redact every string inside a JSON-like value (keys that name a secret mask their whole value)."""
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, dict):
-        return {k: redact(v) for k, v in value.items()}
-    if isinstance(value, list):
+        return {k: (MASK if _secret_key(k) and isinstance(v, str) and v else redact(v)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
         return [redact(v) for v in value]
     return value
+
+
+_SECRET_KEY = re.compile(r"(?i)^(?:[\w.\-]*(?:password|passwd|secret|api[_-]?key|access[_-]?key|account[_-]?key|"
+                         r"private[_-]?key|client[_-]?secret|sas[_-]?token|connection[_-]?string)[\w.\-]*|pwd|"
+                         r"token|access_token|refresh_token|authorization)$")
+
+
+def _secret_key(key: Any) -> bool:
+    return isinstance(key, str) and bool(_SECRET_KEY.match(key))

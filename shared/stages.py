@@ -58,7 +58,9 @@ class ConsoleNotifier(IncidentStage):
 
 def default_stages(settings: Settings, storage: StorageClients | None = None) -> list[IncidentStage]:
     """The stages in order; `storage` is for stages that keep state (e.g. an analysis cache)."""
-    stages: list[IncidentStage] = []
+    from analysis.stages import AnalyzeStage, ClassifyStage  # analysis imports this module
+
+    stages: list[IncidentStage] = [ClassifyStage(), AnalyzeStage(settings, storage)]
     if "console" in settings.csv_setting("NOTIFY_CHANNELS"):
         stages.append(ConsoleNotifier())
     return stages

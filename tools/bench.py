@@ -75,7 +75,11 @@ def bench_ingest(total: int, concurrency: int, work_dir: Path) -> None:
         def raw_worker() -> Callable[[], None]:
             client = QueueClient.from_connection_string(azurite.connection_string, "benchraw",
                                                         message_encode_policy=TextBase64EncodePolicy())
-            return lambda: client.send_message(envelope) and None
+
+            def send() -> None:
+                client.send_message(envelope)
+
+            return send
 
         def http_worker() -> Callable[[], None]:
             conn = http.client.HTTPConnection("127.0.0.1", host.port, timeout=30)

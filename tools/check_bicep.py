@@ -198,7 +198,9 @@ def run_checkov(files: Sequence[Path], binary: Path | None = None) -> list[dict[
     return data if isinstance(data, list) else [data]
 
 
-def _waived(waivers_by_file: dict[Path, list[Waiver]], path: Path, check_id: str, lines: Sequence[int]) -> Waiver | None:
+def _waiver_for(waivers_by_file: dict[Path, list[Waiver]], path: Path, check_id: str,
+                lines: Sequence[int]) -> Waiver | None:
+    """The skip comment for `check_id` inside the resource block (lines [first, last]), if any."""
     start, end = (lines[0], lines[-1]) if lines else (0, 0)
     for waiver in waivers_by_file.get(path, []):
         if waiver.check_id == check_id and start <= waiver.line <= end:
@@ -210,10 +212,11 @@ def checkov_findings(files: Sequence[Path], reports: list[dict[str, Any]], repor
     waivers_by_file = {path: waivers(path) for path in files}
     used: set[tuple[Path, int]] = set()
     for path, file_waivers in waivers_by_file.items():
-        for waiver in file_waivers:
-            if not waiver.reason:
-                report.findings.append(Finding(path, "waiver without a reason",
-                                               f"line {waiver.line}: `// checkov:skip={waiver.check_id}: <why>`"))
+        for reasonless in file_waivers:
+            if not reasonless.reason:
+                report.findings.append(Finding(
+                    path, "waiver without a reason",
+                    f"line {reasonless.line}: `// checkov:skip={reasonless.check_id}: <why>`"))
     for data in reports:
         results = data.get("results") or {}
         for error_path in results.get("parsing_errors") or []:
@@ -223,14 +226,14 @@ def checkov_findings(files: Sequence[Path], reports: list[dict[str, Any]], repor
         for record in results.get("skipped_checks") or []:
             report.waived += 1
             path = Path(record.get("file_abs_path", ""))
-            waiver = _waived(waivers_by_file, path, record["check_id"], record.get("file_line_range") or [])
-            if waiver:
-                used.add((waiver.path, waiver.line))
+            skip = _waiver_for(waivers_by_file, path, record["check_id"], record.get("file_line_range") or [])
+            if skip:
+                used.add((skip.path, skip.line))
         for record in results.get("failed_checks") or []:
             path = Path(record.get("file_abs_path", ""))
-            waiver = _waived(waivers_by_file, path, record["check_id"], record.get("file_line_range") or [])
-            if waiver:  # a graph (YAML) check: checkov does not apply skip comments to those
-                used.add((waiver.path, waiver.line))
+            skip = _waiver_for(waivers_by_file, path, record["check_id"], record.get("file_line_range") or [])
+            if skip:  # a graph (YAML) check: checkov does not apply skip comments to those
+                used.add((skip.path, skip.line))
                 report.waived += 1
                 continue
             lines = record.get("file_line_range") or ["?"]

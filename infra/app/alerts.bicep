@@ -9,8 +9,9 @@
 // Databricks and Airflow callers use for their routes. The key is the host default key read with
 // listKeys at deployment time: after rotating it, redeploy to update the Action Group.
 //
-// Metric alerts are stateless (autoMitigate false) so every failing minute window fires again; the
-// metric carries only the pipeline name (dimension Name), the app queries the runs for the error.
+// Metric alerts are stateless (autoMitigate false), so every evaluation that still counts a failure in
+// its 5-minute window fires again (up to 5 notifications for one failure); the metric carries only the
+// pipeline name (dimension Name), so the app looks the run up and folds the repeats by run id.
 
 @description('Azure region for the log alert rule.')
 param location string
@@ -117,6 +118,8 @@ resource failedRunAlerts 'Microsoft.Insights/metricAlerts@2018-03-01' = [for i i
 // Log Alerts V2 over the factories' ADFActivityRun table: one alert per failed pipeline run, with
 // PipelineName and PipelineRunId in the alert's dimensions and the factory as configuration item
 // (_ResourceId). skipQueryValidation: the table appears only after the first log arrives.
+// The 15-minute window over a 5-minute schedule re-reads rows that were ingested late; the repeats carry
+// the same PipelineRunId, which the app folds into the same incident.
 // Zero or one rule: a loop, not a conditional resource, so checkov sees its properties.
 resource failedActivityLogAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = [for workspaceId in (empty(adfLogsWorkspaceId) ? [] : [adfLogsWorkspaceId]): {
   name: 'adf-failed-activity-runs'
@@ -132,7 +135,7 @@ resource failedActivityLogAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-
       workspaceId
     ]
     evaluationFrequency: 'PT5M'
-    windowSize: 'PT5M'
+    windowSize: 'PT15M'
     autoMitigate: false
     skipQueryValidation: true
     criteria: {

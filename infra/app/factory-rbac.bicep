@@ -5,8 +5,9 @@
 // Data Factory Contributor lets the app read pipeline and activity runs (queryPipelineRuns,
 // queryActivityRuns are POST actions that Reader does not include) and, when REMEDIATION_MODE is `on`,
 // rerun a failed pipeline (createRun). With remediation off, a custom role holding only
-// Microsoft.DataFactory/factories/read, .../queryPipelineRuns/action and
-// .../pipelineruns/queryActivityruns/action is enough: pass its id as roleDefinitionId.
+// Microsoft.DataFactory/factories/read, .../factories/querypipelineruns/action,
+// .../factories/pipelineruns/read and .../factories/pipelineruns/queryactivityruns/action is enough:
+// pass its id as roleDefinitionId.
 
 @description('Name of the Data Factory (in this module\'s resource group).')
 param factoryName string

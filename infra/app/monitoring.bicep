@@ -15,7 +15,7 @@ param location string
 @description('Tags for the resources.')
 param tags object
 
-@description('Days the workspace keeps data.')
+@description('Days the workspace keeps data (Application Insights data lives in the workspace).')
 @minValue(30)
 @maxValue(730)
 param retentionInDays int
@@ -44,7 +44,6 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
     Application_Type: 'web'
     WorkspaceResourceId: workspace.id
     DisableLocalAuth: true
-    RetentionInDays: retentionInDays
   }
 }
 

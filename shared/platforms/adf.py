@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from azure.core.credentials import TokenCredential
 from azure.mgmt.datafactory import DataFactoryManagementClient
+from azure.mgmt.datafactory.models import RunFilterParameters
 
 from shared.config import Settings
 from shared.platforms.common import (
@@ -79,13 +80,14 @@ class AdfFactory:
 
     def query_pipeline_runs(self, body: dict[str, Any]) -> dict[str, Any]:
         self.calls["queryPipelineRuns"] += 1
-        result = self.client.pipeline_runs.query_by_factory(self.resource_group, self.name, body,
+        result = self.client.pipeline_runs.query_by_factory(self.resource_group, self.name, RunFilterParameters(body),
                                                             retry_on_methods=READ_RETRY_METHODS)
         return dict(result.as_dict())
 
     def query_activity_runs(self, pipeline: str | None, run_id: str, body: dict[str, Any]) -> dict[str, Any]:
         self.calls["queryActivityRuns"] += 1
-        result = self.client.activity_runs.query_by_pipeline_run(self.resource_group, self.name, run_id, body,
+        result = self.client.activity_runs.query_by_pipeline_run(self.resource_group, self.name, run_id,
+                                                                 RunFilterParameters(body),
                                                                  retry_on_methods=READ_RETRY_METHODS)
         return dict(result.as_dict())
 

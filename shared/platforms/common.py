@@ -96,7 +96,7 @@ class LoopbackBearerPolicy(SansIOHTTPPolicy[Any, Any]):
         request.http_request.headers["Authorization"] = f"Bearer {token.token}"
 
 
-class BoundedRetryPolicy(RetryPolicy):
+class BoundedRetryPolicy(RetryPolicy[Any, Any]):
     """azure-core's retry (408/429/5xx, timeouts; Retry-After honoured), bounded: at most
     `max_retries` retries, and a Retry-After longer than `max_retry_after_s` is not waited for."""
 
@@ -164,9 +164,11 @@ def error_text(exc: BaseException, what: str) -> str:
         return " - ".join(p for p in parts if p)
     if isinstance(exc, ServiceResponseError | ServiceRequestError):
         return f"{what}: no answer in time or connection failed ({type(exc).__name__}: {str(exc)[:200]})"
-    if isinstance(exc, AzureError):
-        return f"{what}: {type(exc).__name__}: {str(exc)[:300]}"
-    return f"{what}: {type(exc).__name__}: {str(exc)[:300]}"
+    # databricks-sdk errors end with ". Config: host=..., token=***" -- the first part is the message.
+    text = str(exc).split(". Config: ")[0].strip()
+    code = getattr(exc, "error_code", None) or getattr(exc, "status", None)
+    label = f"{type(exc).__name__} ({code})" if code and not isinstance(exc, AzureError) else type(exc).__name__
+    return f"{what}: {label}: {text[:300]}"
 
 
 @dataclass(frozen=True)

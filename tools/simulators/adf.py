@@ -1,19 +1,18 @@
 """SIMULATED Azure Data Factory (and Synapse pipelines) REST API for tests and the local demo.
 
-Not Azure: a small threaded stdlib HTTP server on 127.0.0.1 that answers the real request and
-response shapes over an in-memory model that tests fill:
+Not Azure: a threaded stdlib HTTP server on 127.0.0.1 that answers the real request / response
+shapes over an in-memory model that tests fill:
 
-  POST {arm}/subscriptions/{s}/resourceGroups/{g}/providers/Microsoft.DataFactory/factories/{f}
-       /queryPipelineRuns                              (filters, orderBy, continuationToken paging)
-       /pipelineruns/{runId}/queryActivityruns         (filters, continuationToken paging)
-  GET  .../pipelineruns/{runId}
-  POST .../pipelines/{pipeline}/createRun              (referencePipelineRunId, isRecovery, ...)
-  Synapse (SYNAPSE_ENDPOINT = "{url}/synapse/{workspace}"), api-version 2020-12-01:
-  POST /synapse/{ws}/queryPipelineRuns, POST /synapse/{ws}/pipelines/{p}/pipelineruns/{id}/queryActivityruns,
-  GET  /synapse/{ws}/pipelineruns/{id}, POST /synapse/{ws}/pipelines/{p}/createRun
+  {arm}/subscriptions/{s}/resourceGroups/{g}/providers/Microsoft.DataFactory/factories/{f}  (2018-06-01)
+    POST /queryPipelineRuns                       filters, orderBy, continuationToken paging
+    POST /pipelineruns/{runId}/queryActivityruns  filters, continuationToken paging
+    GET  /pipelineruns/{runId}
+    POST /pipelines/{pipeline}/createRun          referencePipelineRunId, isRecovery, startFromFailure, ...
+  Synapse, SYNAPSE_ENDPOINT = "{url}/synapse/{workspace}" (2020-12-01): /queryPipelineRuns,
+    /pipelines/{p}/pipelineruns/{id}/queryActivityruns, /pipelineruns/{id}, /pipelines/{p}/createRun
 
-It counts requests per endpoint (`counts`), and injects faults (`inject`: 401, 429 with
-Retry-After, slow answers). `SimServer` is the generic part, reused by the Databricks simulator.
+`counts` holds the requests per endpoint; `inject` makes requests fail (401, 429 + Retry-After)
+or answer slowly. `SimServer` is the generic part, reused by the Databricks simulator.
 """
 
 from __future__ import annotations
@@ -53,8 +52,8 @@ class Seen:
     endpoint: str
     method: str
     path: str
-    at: float  # time.monotonic()
-    status: int
+    at: float  # time.monotonic() when the request arrived
+    status: int = 0
 
 
 class SimServer:
@@ -67,38 +66,323 @@ class SimServer:
         self.lock = threading.RLock()
         self._port = port
         self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # --- to override ---------------------------------------------------------------------
     def route(self, method: str, path: str) -> tuple[str, Any, tuple[str, ...]] | None:
-        for m, pattern, name, attr in self._compiled:
-            match = pattern.match(path)
-            if m == method and match:
-                synapse = pattern.pattern.startswith(_SYN)
-                return name, getattr(self, attr), ("synapse" if synapse else "adf", *match.groups())
+        """(endpoint name, handler(query, body, *args) -> Response, args), or None for 404."""
+        raise NotImplementedError
+
+    def authorized(self, headers: dict[str, str]) -> bool:
+        return headers.get("authorization", "").lower().startswith("bearer ")
+
+    def error_body(self, status: int, code: str, message: str) -> Any:
+        return {"error": {"code": code, "message": message}}
+
+    # --- lifecycle -----------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start() the simulator first"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> SimServer:
+        sim = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                sim._serve(self, "GET")
+
+            def do_POST(self) -> None:
+                sim._serve(self, "POST")
+
+            def log_message(self, fmt: str, *args: Any) -> None:  # quiet
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, name=type(self).__name__, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    # --- observation and faults ----------------------------------------------------------
+    def inject(self, endpoint: str | None = None, *, status: int | None = None, retry_after: float | None = None,
+               delay: float = 0.0, times: int = 1, body: Any = None) -> Fault:
+        """Make the next `times` requests to `endpoint` (None: any) slow and/or fail with `status`."""
+        fault = Fault(endpoint, status, retry_after, delay, times, body)
+        with self.lock:
+            self.faults.append(fault)
+        return fault
+
+    def reset_counts(self) -> None:
+        with self.lock:
+            self.counts.clear()
+            self.seen.clear()
+
+    def times_of(self, endpoint: str) -> list[float]:
+        with self.lock:
+            return [s.at for s in self.seen if s.endpoint == endpoint]
+
+    def _take_fault(self, endpoint: str) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault.times > 0 and fault.endpoint in (None, endpoint):
+                    fault.times -= 1
+                    return fault
         return None
 
-    # --- shared behaviour ----------------------------------------------------------------
-    def _check(self, kind: str, name: str, q: dict[str, str]) -> tuple[SimFactory | None, Response | None]:
+    def _serve(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+        parts = urlsplit(handler.path)
+        path = unquote(parts.path).rstrip("/")
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        headers = {k.lower(): v for k, v in handler.headers.items()}
+        length = int(headers.get("content-length") or 0)
+        raw = handler.rfile.read(length) if length else b""
+        found = self.route(method, path)
+        seen = Seen(found[0] if found else "unknown", method, path, time.monotonic())
+        with self.lock:
+            self.counts[seen.endpoint] += 1
+            self.seen.append(seen)
+        status, out_headers, body = self._answer(found, method, query, headers, raw)
+        seen.status = status
+        data = b"" if body is None else json.dumps(body).encode()
+        try:
+            handler.send_response(status)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(data)))
+            for name, value in out_headers.items():
+                handler.send_header(name, value)
+            handler.end_headers()
+            handler.wfile.write(data)
+        except OSError:
+            pass  # the client gave up (timeout tests)
+
+    def _answer(self, found: tuple[str, Any, tuple[str, ...]] | None, method: str, query: dict[str, str],
+                headers: dict[str, str], raw: bytes) -> Response:
+        if found is None:
+            return 404, {}, self.error_body(404, "NotFound", f"no such {method} endpoint in the simulator")
+        endpoint, handler, args = found
+        fault = self._take_fault(endpoint)
+        if fault is not None:
+            if fault.delay:
+                time.sleep(fault.delay)
+            if fault.status is not None:
+                extra = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+                code = {401: "InvalidAuthenticationToken", 429: "TooManyRequests"}.get(fault.status, "Error")
+                return fault.status, extra, (fault.body if fault.body is not None
+                                             else self.error_body(fault.status, code, f"simulated {fault.status}"))
+        if not self.authorized(headers):
+            return 401, {}, self.error_body(401, "AuthenticationFailed", "the Authorization header is missing")
+        try:
+            payload = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            return 400, {}, self.error_body(400, "BadRequest", "body is not JSON")
+        result: Response = handler(query, payload, *args)
+        return result
+
+
+# ------------------------------------------------------------------------------------------
+# In-memory Data Factory model
+# ------------------------------------------------------------------------------------------
+@dataclass
+class SimActivity:
+    name: str
+    type: str = "Copy"
+    status: str = "Succeeded"
+    error: dict[str, Any] | None = None
+    output: dict[str, Any] = field(default_factory=dict)
+    activity_run_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+@dataclass
+class SimRun:
+    run_id: str
+    pipeline: str
+    status: str
+    run_start: datetime
+    run_end: datetime | None
+    message: str = ""
+    activities: list[SimActivity] = field(default_factory=list)
+    invoked_by: dict[str, Any] = field(default_factory=lambda: {"name": "Manual", "id": uuid.uuid4().hex,
+                                                                 "invokedByType": "Manual"})
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def last_updated(self) -> datetime:
+        return self.run_end or self.run_start
+
+    def as_json(self) -> dict[str, Any]:
+        duration = int((self.run_end - self.run_start).total_seconds() * 1000) if self.run_end else None
+        return {"runId": self.run_id, "runGroupId": self.run_id, "pipelineName": self.pipeline,
+                "parameters": self.parameters, "invokedBy": self.invoked_by, "runStart": to_iso(self.run_start),
+                "runEnd": to_iso(self.run_end) if self.run_end else None, "durationInMs": duration,
+                "status": self.status, "message": self.message, "lastUpdated": to_iso(self.last_updated),
+                "annotations": [], "runDimension": {}}
+
+    def activity_json(self, index: int, a: SimActivity) -> dict[str, Any]:
+        start = self.run_start + timedelta(seconds=5 * index)
+        end = max(start, (self.run_end or start) - timedelta(seconds=5 * (len(self.activities) - 1 - index)))
+        error = a.error or {"errorCode": "", "message": "", "failureType": "", "target": a.name}
+        return {"activityRunEnd": to_iso(end), "activityName": a.name, "activityRunStart": to_iso(start),
+                "activityType": a.type, "durationInMs": int((end - start).total_seconds() * 1000),
+                "retryAttempt": None, "error": error, "activityRunId": a.activity_run_id, "input": {},
+                "linkedServiceName": "", "output": a.output, "userProperties": {}, "pipelineName": self.pipeline,
+                "pipelineRunId": self.run_id, "status": a.status}
+
+
+def activity_error(message: str, code: str = "2200", failure_type: str = "UserError", target: str = "",
+                   details: list[Any] | None = None) -> dict[str, Any]:
+    """An ActivityRun.error object as Data Factory returns it."""
+    return {"errorCode": code, "message": message, "failureType": failure_type, "target": target,
+            "details": details or []}
+
+
+@dataclass
+class SimFactory:
+    """A factory (or Synapse workspace) with its pipeline runs."""
+
+    subscription: str
+    resource_group: str
+    name: str
+    provider: str = "Microsoft.DataFactory/factories"
+    runs: dict[str, SimRun] = field(default_factory=dict)
+    pipelines: set[str] = field(default_factory=set)
+    created_runs: list[dict[str, Any]] = field(default_factory=list)  # what createRun was asked
+
+    @property
+    def resource_id(self) -> str:
+        return (f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
+                f"/providers/{self.provider}/{self.name}")
+
+    def add_run(self, pipeline: str, status: str = "Succeeded", *, start: datetime | None = None,
+                duration: timedelta = timedelta(minutes=3), activities: list[SimActivity] | None = None,
+                run_id: str | None = None, message: str = "") -> SimRun:
+        start = start or utc_now() - duration
+        end = None if status in ("InProgress", "Queued") else start + duration
+        run = SimRun(run_id or str(uuid.uuid4()), pipeline, status, start, end, message,
+                     activities if activities is not None else [SimActivity("Copy data")])
+        self.runs[run.run_id] = run
+        self.pipelines.add(pipeline)
+        return run
+
+    def add_failed_run(self, pipeline: str, message: str, *, code: str = "2200", failure_type: str = "UserError",
+                       activity: str = "Copy data", activity_type: str = "Copy", start: datetime | None = None,
+                       run_id: str | None = None, error: dict[str, Any] | None = None) -> SimRun:
+        """A run whose second activity failed with `message` (or with the given error object)."""
+        error = error or activity_error(message, code, failure_type, activity)
+        acts = [SimActivity("Lookup watermark", "Lookup"), SimActivity(activity, activity_type, "Failed", error)]
+        return self.add_run(pipeline, "Failed", start=start, activities=acts, run_id=run_id,
+                            message=f"Operation on target {activity} failed: {error.get('message', '')}")
+
+    def add_execute_pipeline_failure(self, parent: str, child: str, message: str, *, code: str = "2200",
+                                     child_activity: str = "Copy data", start: datetime | None = None
+                                     ) -> tuple[SimRun, SimRun]:
+        """A parent run whose Execute Pipeline activity failed because its child run failed."""
+        start = start or utc_now() - timedelta(minutes=10)
+        parent_id = str(uuid.uuid4())
+        child_run = self.add_failed_run(child, message, code=code, activity=child_activity,
+                                        start=start + timedelta(seconds=30))
+        child_run.invoked_by = {"name": "Run child", "id": uuid.uuid4().hex, "invokedByType": "PipelineActivity",
+                                "pipelineName": parent, "pipelineRunId": parent_id}
+        outer = f"Operation on target {child_activity} failed: {message}"
+        act = SimActivity("Run child", "ExecutePipeline", "Failed",
+                          activity_error(outer, code, "UserError", "Run child"),
+                          output={"pipelineName": child, "pipelineRunId": child_run.run_id})
+        parent_run = self.add_run(parent, "Failed", start=start, duration=timedelta(minutes=5), run_id=parent_id,
+                                  activities=[act], message=f"Operation on target Run child failed: {outer}")
+        return parent_run, child_run
+
+
+_ARM = r"^/subscriptions/[^/]+/resourcegroups/[^/]+/providers/microsoft\.datafactory/factories/([^/]+)"
+_SYN = r"^/synapse/([^/]+)"
+# (method, path pattern, endpoint name, handler); group 1 names the factory / workspace.
+_ROUTES: list[tuple[str, str, str, str]] = [
+    ("POST", r"/querypipelineruns$", "queryPipelineRuns", "_runs_page"),
+    ("GET", r"/pipelineruns/([^/]+)$", "getPipelineRun", "_one_run"),
+    ("POST", r"/pipelines/([^/]+)/createrun$", "createRun", "_new_run"),
+]
+_ACTIVITY_ROUTES = {"adf": r"/pipelineruns/([^/]+)/queryactivityruns$",
+                    "synapse": r"/pipelines/[^/]+/pipelineruns/([^/]+)/queryactivityruns$"}
+_RUN_FIELDS = {"pipelinename": "pipelineName", "status": "status", "runid": "runId", "rungroupid": "runGroupId",
+               "runstart": "runStart", "runend": "runEnd", "lastupdated": "lastUpdated"}
+_ACTIVITY_FIELDS = {"activityname": "activityName", "activitytype": "activityType", "status": "status",
+                    "activityrunid": "activityRunId", "activityrunstart": "activityRunStart",
+                    "activityrunend": "activityRunEnd", "pipelinename": "pipelineName"}
+
+
+def _matches(item: dict[str, Any], filters: list[dict[str, Any]], fields: dict[str, str]) -> bool:
+    for f in filters:
+        name = fields.get(str(f.get("operand", "")).lower())
+        if name is None:
+            continue
+        hit = str(item.get(name) or "").lower() in {str(v).lower() for v in f.get("values") or []}
+        operator = str(f.get("operator", "Equals")).lower()
+        if (operator in ("equals", "in") and not hit) or (operator in ("notequals", "notin") and hit):
+            return False
+    return True
+
+
+class AdfSimulator(SimServer):
+    """SIMULATED Data Factory / Synapse pipelines. Fill it with `add_factory` / `add_workspace`."""
+
+    def __init__(self, port: int = 0, page_size: int = 100) -> None:
+        super().__init__(port)
+        self.page_size = page_size
+        self.factories: dict[str, SimFactory] = {}
+        self.workspaces: dict[str, SimFactory] = {}
+        self._routes: list[tuple[str, re.Pattern[str], str, str, str]] = []
+        for kind, prefix in (("adf", _ARM), ("synapse", _SYN)):
+            for method, suffix, name, attr in [*_ROUTES, ("POST", _ACTIVITY_ROUTES[kind], "queryActivityRuns",
+                                                          "_activities_page")]:
+                self._routes.append((method, re.compile(prefix + suffix, re.IGNORECASE), name, attr, kind))
+
+    def add_factory(self, name: str = "sim-factory", subscription: str = "00000000-0000-0000-0000-000000000000",
+                    resource_group: str = "sim-rg") -> SimFactory:
+        factory = SimFactory(subscription, resource_group, name)
+        self.factories[name.lower()] = factory
+        return factory
+
+    def add_workspace(self, name: str = "sim-synapse", subscription: str = "00000000-0000-0000-0000-000000000000",
+                      resource_group: str = "sim-rg") -> SimFactory:
+        workspace = SimFactory(subscription, resource_group, name, "Microsoft.Synapse/workspaces")
+        self.workspaces[name.lower()] = workspace
+        return workspace
+
+    def synapse_endpoint_template(self) -> str:
+        """The SYNAPSE_ENDPOINT setting that points at this simulator."""
+        return f"{self.url}/synapse/{{workspace}}"
+
+    def route(self, method: str, path: str) -> tuple[str, Any, tuple[str, ...]] | None:
+        for m, pattern, name, attr, kind in self._routes:
+            match = pattern.match(path)
+            if m == method and match:
+                return name, getattr(self, attr), (kind, *match.groups())
+        return None
+
+    def _find(self, kind: str, name: str, q: dict[str, str]) -> tuple[SimFactory | None, Response | None]:
         version = SYNAPSE_API_VERSION if kind == "synapse" else ADF_API_VERSION
         factory = (self.workspaces if kind == "synapse" else self.factories).get(name.lower())
         if q.get("api-version") != version:
             return None, (400, {}, self.error_body(400, "InvalidApiVersionParameter", f"api-version must be {version}"))
         if factory is None:
-            return None, (404, {}, self.error_body(404, "ResourceNotFound", "no such factory / workspace here"))
+            return None, (404, {}, self.error_body(404, "ResourceNotFound", f"no factory / workspace {name}"))
         return factory, None
 
     def _page(self, items: list[dict[str, Any]], body: dict[str, Any], fields: dict[str, str]) -> Response:
         order = (body.get("orderBy") or [{}])[0] if isinstance(body.get("orderBy"), list) else {}
-        key = fields.get(str(order.get("orderBy", "")).lower(), "lastUpdated" if "runId" in fields.values()
-                         else "activityRunStart")
+        default = "lastUpdated" if "runId" in fields.values() else "activityRunStart"
+        key = fields.get(str(order.get("orderBy", "")).lower(), default)
         items.sort(key=lambda i: str(i.get(key) or ""), reverse=str(order.get("order", "DESC")).upper() == "DESC")
         token = body.get("continuationToken")
-        offset = int(base64.b64decode(token).decode()) if token else 0
-        page = items[offset:offset + self.page_size]
+        offset = int(base64.b64decode(str(token)).decode()) if token else 0
         nxt = offset + self.page_size
         more = base64.b64encode(str(nxt).encode()).decode() if nxt < len(items) else None
-        return 200, {}, {"value": page, "continuationToken": more}
+        return 200, {}, {"value": items[offset:nxt], "continuationToken": more}
 
     def _window(self, body: dict[str, Any]) -> tuple[datetime, datetime] | None:
         try:
@@ -107,36 +391,31 @@ class SimServer:
             return None
 
     def _runs_page(self, q: dict[str, str], body: dict[str, Any], kind: str, name: str) -> Response:
-        factory, problem = self._check(kind, name, q)
+        factory, problem = self._find(kind, name, q)
         window = self._window(body)
-        if problem or factory is None:
-            return problem or (500, {}, None)
-        if window is None:
-            return 400, {}, self.error_body(400, "BadRequest", "lastUpdatedAfter and lastUpdatedBefore are required")
+        if factory is None or window is None:
+            return problem or (400, {}, self.error_body(400, "BadRequest", "lastUpdatedAfter/Before are required"))
         with self.lock:
             runs = [r.as_json() for r in factory.runs.values() if window[0] <= r.last_updated <= window[1]]
-        runs = [r for r in runs if _matches(r, body.get("filters") or [], _RUN_FIELDS)]
-        return self._page(runs, body, _RUN_FIELDS)
+        return self._page([r for r in runs if _matches(r, body.get("filters") or [], _RUN_FIELDS)], body, _RUN_FIELDS)
 
     def _activities_page(self, q: dict[str, str], body: dict[str, Any], kind: str, name: str,
                          run_id: str) -> Response:
-        factory, problem = self._check(kind, name, q)
+        factory, problem = self._find(kind, name, q)
         window = self._window(body)
-        if problem or factory is None:
-            return problem or (500, {}, None)
-        if window is None:
-            return 400, {}, self.error_body(400, "BadRequest", "lastUpdatedAfter and lastUpdatedBefore are required")
+        if factory is None or window is None:
+            return problem or (400, {}, self.error_body(400, "BadRequest", "lastUpdatedAfter/Before are required"))
         run = factory.runs.get(run_id)
         if run is None:
             return 404, {}, self.error_body(404, "PipelineRunNotFound", f"pipeline run {run_id} not found")
-        items = [run.activity_json(a) for a in run.activities]
+        items = [run.activity_json(i, a) for i, a in enumerate(run.activities)]
         items = [a for a in items if window[0] <= parse_iso(a["activityRunEnd"]) <= window[1]
                  and _matches(a, body.get("filters") or [], _ACTIVITY_FIELDS)]
         return self._page(items, body, _ACTIVITY_FIELDS)
 
     def _one_run(self, q: dict[str, str], body: dict[str, Any], kind: str, name: str, run_id: str) -> Response:
-        factory, problem = self._check(kind, name, q)
-        if problem or factory is None:
+        factory, problem = self._find(kind, name, q)
+        if factory is None:
             return problem or (500, {}, None)
         run = factory.runs.get(run_id)
         if run is None:
@@ -144,8 +423,8 @@ class SimServer:
         return 200, {}, run.as_json()
 
     def _new_run(self, q: dict[str, str], body: dict[str, Any], kind: str, name: str, pipeline: str) -> Response:
-        factory, problem = self._check(kind, name, q)
-        if problem or factory is None:
+        factory, problem = self._find(kind, name, q)
+        if factory is None:
             return problem or (500, {}, None)
         if pipeline not in factory.pipelines:
             return 404, {}, self.error_body(404, "PipelineNotFound", f"pipeline {pipeline} not found")
@@ -159,8 +438,8 @@ class SimServer:
 # ------------------------------------------------------------------------------------------
 # Demo (`make run`) and a PipelineFailedRuns alert to post at it
 # ------------------------------------------------------------------------------------------
-# Real activity error texts (project corpus errors-train.jsonl: adf-odata-unauthorized,
-# adf-required-blob-missing-late, adf-df-oom, adf-adls2-task-canceled-timeout).
+# Real activity error texts from the project corpus (errors-train.jsonl: adf-odata-unauthorized,
+# adf-required-blob-missing-late, adf-df-oom, adf-pipe-csv-more-columns-folder).
 DEMO_ERRORS = [
     ("IngestOrders", "Copy Statements", "2200", "UserError",
      "Failure happened on 'Source' side. 'Type=Microsoft.DataTransfer.Common.Shared.HybridDeliveryException,"
@@ -173,11 +452,14 @@ DEMO_ERRORS = [
      "Cluster ran into out of memory issue during execution, please retry using an integration runtime with "
      "bigger core count and/or memory optimized compute type"),
 ]
+DEMO_CHILD_ERROR = ("Failure happened on 'Sink' side. ErrorCode=DelimitedTextMoreColumnsThanDefined,"
+                    "'Type=Microsoft.DataTransfer.Common.Shared.HybridDeliveryException,Message=Error found when "
+                    "processing 'Csv/Tsv Format Text' source with more columns than defined.'")
 
 
 def start_demo_factory(port: int = 0) -> tuple[AdfSimulator, str, str]:
-    """Start a SIMULATED factory with a few failed runs in the last half hour (and some that
-    succeeded). Returns (server, factory resource id, ARM endpoint). Stop it with server.stop()."""
+    """Start a SIMULATED factory with failed runs in the last half hour (and some that succeeded).
+    Returns (server, factory resource id, ARM endpoint); stop it with server.stop()."""
     sim = AdfSimulator(port=port)
     sim.start()
     factory = sim.add_factory("demo-factory", resource_group="demo-rg")
@@ -186,37 +468,36 @@ def start_demo_factory(port: int = 0) -> tuple[AdfSimulator, str, str]:
         factory.add_run(pipeline, start=now - timedelta(minutes=40 - i))
         factory.add_failed_run(pipeline, message, code=code, failure_type=kind, activity=activity,
                                start=now - timedelta(minutes=25 - 5 * i))
-    factory.add_execute_pipeline_failure(
-        "NightlyLoad", "LoadWarehouse",
-        "Operation on target Copy_sks failed: Failure happened on 'Sink' side. ErrorCode=SqlFailedToConnect,"
-        "'Type=Microsoft.DataTransfer.Common.Shared.HybridDeliveryException,Message=Cannot connect to SQL Database."
-        "'", code="SqlFailedToConnect", child_activity="Copy_sks", start=now - timedelta(minutes=12))
+    factory.add_execute_pipeline_failure("NightlyLoad", "LoadWarehouse", DEMO_CHILD_ERROR,
+                                         code="DelimitedTextMoreColumnsThanDefined", child_activity="Copy_sks",
+                                         start=now - timedelta(minutes=12))
     return sim, factory.resource_id, sim.url
 
 
 def pipeline_failed_runs_alert(factory_id: str, pipeline: str, window_start: datetime, window_end: datetime, *,
                                failed: int = 1, alert_id: str | None = None, resolved: bool = False,
                                metric: str = "PipelineFailedRuns") -> dict[str, Any]:
-    """A common-schema metric alert as Azure Monitor sends it for an ADF failure metric (built from
-    the documented shape; ADF publishes no sample of its own)."""
-    name_dim = "PipelineName" if metric == "ActivityFailedRuns" else "Name"
-    alert = alert_id or f"/subscriptions/{factory_id.split('/')[2]}/providers/Microsoft.AlertsManagement/alerts/" \
-        f"{uuid.uuid4()}"
+    """A common-schema metric alert as Azure Monitor sends it for an ADF failure metric, built from
+    the documented schema (ADF publishes no sample of its own)."""
+    subscription = factory_id.strip("/").split("/")[1]
     essentials: dict[str, Any] = {
-        "alertId": alert, "alertRule": f"{pipeline}-failed", "severity": "Sev2", "signalType": "Metric",
+        "alertId": alert_id or f"/subscriptions/{subscription}/providers/Microsoft.AlertsManagement/alerts/"
+                               f"{uuid.uuid4()}",
+        "alertRule": f"{pipeline}-failed", "severity": "Sev2", "signalType": "Metric",
         "monitorCondition": "Resolved" if resolved else "Fired", "monitoringService": "Platform",
         "alertTargetIDs": [factory_id.lower()], "configurationItems": [factory_id.rsplit("/", 1)[-1]],
         "originAlertId": uuid.uuid4().hex, "firedDateTime": to_iso(window_end), "description": "",
         "essentialsVersion": "1.0", "alertContextVersion": "1.0"}
     if resolved:
         essentials["resolvedDateTime"] = to_iso(window_end + timedelta(minutes=5))
+    name_dim = "PipelineName" if metric == "ActivityFailedRuns" else "Name"
     criterion = {"metricName": metric, "metricNamespace": "Microsoft.DataFactory/factories",
                  "operator": "GreaterThan", "threshold": "0", "timeAggregation": "Total",
                  "dimensions": [{"name": name_dim, "value": pipeline}, {"name": "FailureType", "value": "UserError"}],
                  "metricValue": failed, "webTestName": None}
+    condition = {"windowSize": "PT5M", "allOf": [criterion], "windowStartTime": to_iso(window_start),
+                 "windowEndTime": to_iso(window_end)}
     return {"schemaId": "azureMonitorCommonAlertSchema", "data": {
-        "essentials": essentials,
+        "essentials": essentials, "customProperties": None,
         "alertContext": {"properties": None, "conditionType": "SingleResourceMultipleMetricCriteria",
-                         "condition": {"windowSize": "PT5M", "allOf": [criterion],
-                                       "windowStartTime": to_iso(window_start), "windowEndTime": to_iso(window_end)}},
-        "customProperties": None}}
+                         "condition": condition}}}

@@ -1,0 +1,113 @@
+"""Airflow's REST API: stable v1 (Airflow 2, `/api/v1`) or v2 (Airflow 3, `/api/v2`).
+
+Base URL AIRFLOW_URL, bearer token AIRFLOW_TOKEN (Airflow 3 issues JWTs; Airflow 2 deployments
+behind a proxy or with an auth backend that accepts bearer tokens). The version is detected once
+(`GET /api/v2/version`, else v1) unless given. Plain urllib, with the bounded retries of
+common.CallOptions (429/503 Retry-After honoured up to the cap, timeouts retried).
+
+`clear_task_instances` defaults to a dry run, as Airflow itself does.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from typing import Any
+from urllib.parse import quote
+
+from shared.config import Settings
+from shared.platforms.common import CallOptions
+
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+class AirflowApiError(RuntimeError):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+
+
+class AirflowApi:
+    platform = "airflow"
+
+    def __init__(self, settings: Settings, *, api_version: str | None = None) -> None:
+        self.base = settings.get("AIRFLOW_URL").strip().rstrip("/")
+        if not self.base:
+            raise ValueError("AIRFLOW_URL is not set")
+        self.token = settings.get("AIRFLOW_TOKEN").strip()
+        self.options = CallOptions.from_settings(settings)
+        self._version = api_version
+        self.calls: Counter[str] = Counter()
+
+    def _request(self, method: str, path: str, body: Any = None) -> Any:
+        headers = {"Accept": "application/json", "Content-Type": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        data = None if body is None else json.dumps(body).encode()
+        for attempt in range(self.options.max_retries + 1):
+            request = urllib.request.Request(f"{self.base}{path}", data=data, method=method, headers=headers)
+            try:
+                with urllib.request.urlopen(request, timeout=self.options.timeout_s) as resp:
+                    raw = resp.read()
+                    return json.loads(raw) if raw else None
+            except urllib.error.HTTPError as err:
+                text = err.read().decode(errors="replace")[:500]
+                wait = _retry_after(err.headers.get("Retry-After"))
+                last = attempt == self.options.max_retries
+                if err.code not in RETRY_STATUSES or last or (wait or 0) > self.options.max_retry_after_s:
+                    raise AirflowApiError(err.code, text) from None
+                time.sleep(wait if wait is not None else min(10.0, 0.5 * 2 ** attempt))
+            except (TimeoutError, urllib.error.URLError):
+                if attempt == self.options.max_retries or method != "GET":
+                    raise
+                time.sleep(min(10.0, 0.5 * 2 ** attempt))
+        raise AssertionError("unreachable")
+
+    @property
+    def api_version(self) -> str:
+        if self._version is None:
+            try:
+                self.calls["version"] += 1
+                self._request("GET", "/api/v2/version")
+                self._version = "v2"
+            except AirflowApiError as err:
+                if err.status != 404:
+                    raise
+                self._version = "v1"
+        return self._version
+
+    def get_task_instance(self, dag_id: str, dag_run_id: str, task_id: str,
+                          map_index: int | None = None) -> dict[str, Any]:
+        self.calls["taskInstance"] += 1
+        path = (f"/api/{self.api_version}/dags/{quote(dag_id, safe='')}/dagRuns/{quote(dag_run_id, safe='')}"
+                f"/taskInstances/{quote(task_id, safe='')}")
+        if map_index is not None and map_index >= 0:
+            path += f"/{map_index}"
+        result: dict[str, Any] = self._request("GET", path) or {}
+        return result
+
+    def clear_task_instances(self, dag_id: str, dag_run_id: str, task_ids: list[str], *, dry_run: bool = True,
+                             only_failed: bool = True, include_downstream: bool = True) -> list[dict[str, Any]]:
+        """Clear (= rerun) failed task instances of one DAG run; returns what was (or would be) cleared."""
+        self.calls["clearTaskInstances"] += 1
+        body = {"dry_run": dry_run, "dag_run_id": dag_run_id, "task_ids": task_ids, "only_failed": only_failed,
+                "include_downstream": include_downstream, "reset_dag_runs": True}
+        result = self._request("POST", f"/api/{self.api_version}/dags/{quote(dag_id, safe='')}/clearTaskInstances",
+                               body) or {}
+        return list(result.get("task_instances") or [])
+
+    def task_link(self, dag_id: str, dag_run_id: str, task_id: str) -> str:
+        dag, run = quote(dag_id, safe=""), quote(dag_run_id, safe="")
+        if self.api_version == "v2":
+            return f"{self.base}/dags/{dag}/runs/{run}/tasks/{quote(task_id, safe='')}"
+        return f"{self.base}/dags/{dag}/grid?dag_run_id={run}&task_id={quote(task_id, safe='')}"
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None

@@ -1,0 +1,153 @@
+"""Databricks Jobs, Clusters and Libraries through the official databricks-sdk.
+
+`DatabricksWorkspace(settings)` wraps a per-process cached WorkspaceClient for DATABRICKS_HOST,
+authenticated with DATABRICKS_TOKEN when set, else with an Entra ID token from azure-identity
+(DefaultAzureCredential, scope of the AzureDatabricks first-party application). Answers are plain
+REST JSON (`.as_dict()`, snake_case), the same shapes as the documented API samples.
+
+The SDK retries 429/503 itself (honouring Retry-After) and timeouts, until its
+`retry_timeout_seconds`; we bound that with the ENRICHMENT_* settings.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+from azure.core.credentials import TokenCredential
+from databricks.sdk import WorkspaceClient
+from databricks.sdk.config import Config
+from databricks.sdk.credentials_provider import CredentialsProvider, CredentialsStrategy
+from databricks.sdk.service.compute import EventType, GetEventsOrder
+
+from shared.config import Settings
+from shared.platforms.common import CallOptions, ClientCache, azure_credential
+
+# The AzureDatabricks first-party application; tokens for it are accepted by every Azure workspace.
+AZURE_DATABRICKS_SCOPE = "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default"
+FAILED_RESULT_STATES = frozenset({"FAILED", "TIMEDOUT", "UPSTREAM_FAILED", "MAXIMUM_CONCURRENT_RUNS_REACHED"})
+FAILED_LIFE_CYCLE_STATES = frozenset({"INTERNAL_ERROR"})
+_clients = ClientCache()
+
+
+class EntraIdStrategy(CredentialsStrategy):
+    """Databricks auth with an azure-identity credential (managed identity, az login, ...)."""
+
+    def __init__(self, credential: TokenCredential) -> None:
+        self._credential = credential
+
+    def auth_type(self) -> str:
+        return "azure-identity"
+
+    def __call__(self, cfg: Any) -> CredentialsProvider:
+        def headers() -> dict[str, str]:
+            return {"Authorization": f"Bearer {self._credential.get_token(AZURE_DATABRICKS_SCOPE).token}"}
+
+        return headers
+
+
+def workspace_client(settings: Settings, credential: TokenCredential | None = None) -> WorkspaceClient:
+    host = settings.get("DATABRICKS_HOST").strip().rstrip("/")
+    if not host:
+        raise ValueError("DATABRICKS_HOST is not set: the Databricks workspace URL is needed to fetch run errors")
+    token = settings.get("DATABRICKS_TOKEN").strip()
+    options = CallOptions.from_settings(settings)
+
+    def build() -> WorkspaceClient:
+        common: dict[str, Any] = {
+            "host": host, "http_timeout_seconds": options.timeout_s, "product": "pipeline-incidents",
+            "retry_timeout_seconds": max(1, int(options.timeout_s * (options.max_retries + 1))),
+        }
+        if token:
+            return WorkspaceClient(config=Config(token=token, auth_type="pat", **common))
+        strategy = EntraIdStrategy(azure_credential(host, credential))
+        return WorkspaceClient(config=Config(credentials_strategy=strategy, **common))
+
+    return _clients.get((host, token, options, id(credential) if credential else None), build)
+
+
+def run_failed(state: dict[str, Any] | None) -> bool:
+    state = state or {}
+    return (str(state.get("result_state") or "") in FAILED_RESULT_STATES
+            or str(state.get("life_cycle_state") or "") in FAILED_LIFE_CYCLE_STATES)
+
+
+class DatabricksWorkspace:
+    """One workspace's job runs, cluster events and library statuses."""
+
+    platform = "databricks"
+
+    def __init__(self, settings: Settings, *, credential: TokenCredential | None = None) -> None:
+        self._settings = settings
+        self._credential = credential
+        self._client: WorkspaceClient | None = None
+        self.host = settings.get("DATABRICKS_HOST").strip().rstrip("/")
+        self.calls: Counter[str] = Counter()
+
+    @property
+    def client(self) -> WorkspaceClient:
+        if self._client is None:  # building it talks to the host, so only when first needed
+            self._client = workspace_client(self._settings, self._credential)
+        return self._client
+
+    def workspace_id(self) -> str:
+        self.calls["workspaceId"] += 1
+        return str(self.client.get_workspace_id())
+
+    def get_run(self, run_id: int) -> dict[str, Any]:
+        """runs/get, with every page of tasks (the API pages arrays longer than 100)."""
+        self.calls["runs/get"] += 1
+        run = self.client.jobs.get_run(run_id).as_dict()
+        token = run.pop("next_page_token", None)
+        while token:
+            self.calls["runs/get"] += 1
+            more = self.client.jobs.get_run(run_id, page_token=token).as_dict()
+            run["tasks"] = [*(run.get("tasks") or []), *(more.get("tasks") or [])]
+            token = more.get("next_page_token")
+        return dict(run)
+
+    def get_run_output(self, task_run_id: int) -> dict[str, Any]:
+        self.calls["runs/get-output"] += 1
+        return dict(self.client.jobs.get_run_output(task_run_id).as_dict())
+
+    def cluster_termination(self, cluster_id: str, start_ms: int | None = None,
+                            end_ms: int | None = None) -> dict[str, Any] | None:
+        """The latest TERMINATING event's reason {code, type, parameters} in the window, if any."""
+        self.calls["clusters/events"] += 1
+        events = self.client.clusters.events(cluster_id, start_time=start_ms, end_time=end_ms,
+                                             event_types=[EventType.TERMINATING], order=GetEventsOrder.DESC,
+                                             limit=10)
+        for event in events:
+            reason = (event.as_dict().get("details") or {}).get("reason")
+            if reason:
+                return dict(reason)
+        return None
+
+    def failed_libraries(self, cluster_id: str) -> list[dict[str, Any]]:
+        """Libraries whose installation failed on the cluster: {library, messages}."""
+        self.calls["libraries/cluster-status"] += 1
+        failed = []
+        for status in self.client.libraries.cluster_status(cluster_id):
+            data = status.as_dict()
+            if str(data.get("status") or "") == "FAILED":
+                failed.append({"library": data.get("library"), "messages": data.get("messages") or []})
+        return failed
+
+    def failed_runs(self, start_ms: int, end_ms: int) -> Iterator[dict[str, Any]]:
+        """Completed job runs that started in [start_ms, end_ms] and failed (runs/list pages through them)."""
+        self.calls["runs/list"] += 1
+        for run in self.client.jobs.list_runs(completed_only=True, start_time_from=start_ms, start_time_to=end_ms,
+                                              limit=25):
+            data = run.as_dict()
+            if run_failed(data.get("state")):
+                yield data
+
+    def repair_run(self, run_id: int, *, rerun_all_failed_tasks: bool = True, rerun_tasks: list[str] | None = None,
+                   latest_repair_id: int | None = None) -> int:
+        """Repair a failed job run (rerun its failed tasks); returns the repair id. Does not wait."""
+        self.calls["runs/repair"] += 1
+        waiter = self.client.jobs.repair_run(run_id, rerun_all_failed_tasks=None if rerun_tasks else
+                                             rerun_all_failed_tasks, rerun_tasks=rerun_tasks,
+                                             latest_repair_id=latest_repair_id)
+        return int(waiter.response.repair_id or 0) if waiter.response is not None else 0
