@@ -30,7 +30,7 @@ SAMPLE = REPO_ROOT / "samples" / "azure-monitor-adf-pipeline-failed.json"
 
 def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
 def run_load(label: str, total: int, concurrency: int, make_worker: Callable[[], Callable[[], None]]) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import os
 import subprocess
@@ -37,7 +38,7 @@ def sample(azurite: Azurite, tmp_path: Path, unique_suffix: str) -> Iterator[Sam
     env.pop("TICK_SCHEDULE", None)
     proc = subprocess.Popen([sys.executable, "-m", "tools.devhost", "--port", str(port), "--app-dir", str(SAMPLE),
                              "--app", "sample_functions:app"], cwd=REPO, env=env,
-                            stdout=open(tmp_path / "host.log", "wb"), stderr=subprocess.STDOUT)
+                            stdout=open(tmp_path / "host.log", "wb"), stderr=subprocess.STDOUT)  # noqa: SIM115
     try:
         wait_for_port(port)
         cs = azurite.connection_string
@@ -92,6 +93,6 @@ def test_plain_text_message_fails_decoding_and_is_poisoned_without_reaching_the_
 
 def test_timer_fires_on_its_six_field_schedule_from_local_settings(sample: Sample) -> None:
     ticks = wait_until(lambda: len(sample.lines("timer.jsonl")) >= 3 and sample.lines("timer.jsonl"), timeout=10)
-    gaps = [float(b["at"]) - float(a["at"]) for a, b in zip(ticks, ticks[1:])]  # type: ignore[arg-type]
+    gaps = [float(b["at"]) - float(a["at"]) for a, b in itertools.pairwise(ticks)]  # type: ignore[arg-type]
     assert all(0.5 < gap < 1.6 for gap in gaps[:2])
     assert not any(t["past_due"] for t in ticks)
