@@ -52,7 +52,7 @@ def normalize_message(message: str | None) -> str:
 
 def signature(platform: str | None, error_code: str | None, message: str | None) -> Signature:
     text = normalize_message(message)
-    code = normalize_message(error_code) if error_code else ""
+    code = redact_text(error_code.strip())[:100] if error_code else ""
     basis = f"{(platform or '').lower()}|{code.lower()}|{text.lower()}"
     digest = hashlib.sha256(basis.encode("utf-8")).hexdigest()[:16]
     return Signature(text=text, hash=digest)

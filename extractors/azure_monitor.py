@@ -58,7 +58,21 @@ def _ignored_schema(payload: Any) -> str:
         return f"{_KNOWN_OTHER_SCHEMAS[schema]}; {NOT_COMMON_SCHEMA}"
     if "SearchQuery" in payload or "AlertRuleName" in payload:
         return f"a log alert in the legacy (non-common) schema; {NOT_COMMON_SCHEMA}"
+    if _looks_like_api_response(payload):
+        return ("a Data Factory / Synapse REST API response (pipeline run, activity run or error object), not an "
+                f"alert: this endpoint takes Action Group webhook bodies; {NOT_COMMON_SCHEMA}")
     return NOT_COMMON_SCHEMA
+
+
+def _looks_like_api_response(payload: dict[str, Any]) -> bool:
+    body: dict[str, Any] = payload
+    responses = payload.get("responses")
+    if isinstance(responses, dict):  # a REST spec example: {"parameters", "responses": {"200": {"body"}}}
+        ok = responses.get("200")
+        body = ok["body"] if isinstance(ok, dict) and isinstance(ok.get("body"), dict) else {}
+    items: list[Any] = body["value"] if isinstance(body.get("value"), list) else [body]
+    keys = {k for item in items if isinstance(item, dict) for k in item}
+    return bool(keys & {"runId", "activityRunId", "pipelineRunId"}) or {"errorCode", "failureType"} <= keys
 
 
 class AzureMonitorExtractor(Extractor):

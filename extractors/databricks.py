@@ -50,8 +50,11 @@ class DatabricksExtractor(Extractor):
 
     def parse(self, payload: Any) -> Extraction:
         if not isinstance(payload, dict) or not isinstance(payload.get("event_type"), str):
-            return Extraction(ignored_reason="not a Databricks job notification: no event_type "
-                              "(configure an HTTP webhook destination on the job's notifications)")
+            api = isinstance(payload, dict) and bool({"run_id", "tasks", "events", "error_trace"} & set(payload))
+            what = "a Databricks REST API response (runs/get, runs/get-output or clusters/events)" if api else \
+                "not a Databricks job notification"
+            return Extraction(ignored_reason=f"{what}: no event_type; this endpoint takes job notification webhooks "
+                              "(add an HTTP webhook destination to the job's notifications)")
         event = payload["event_type"]
         run: dict[str, Any] = payload["run"] if isinstance(payload.get("run"), dict) else {}
         job: dict[str, Any] = payload["job"] if isinstance(payload.get("job"), dict) else {}

@@ -1,22 +1,22 @@
-"""Timer entry point of the sweep for failures no alert reported."""
+"""Timer entry point of the sweep for failures no alert reported (logic: shared.sweep)."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+from shared import sweep
 from shared.runtime import services
 
 log = logging.getLogger(__name__)
 
 
 def run_sweep(past_due: bool = False) -> dict[str, Any]:
-    settings = services().settings
-    sources = [*settings.sweep_factories, *settings.sweep_synapse_workspaces]
-    if settings.sweep_databricks:
-        sources.append("databricks")
-    if not sources:
-        log.info("sweep: no factory or workspace configured (SWEEP_FACTORIES); nothing to do")
-        return {"enqueued": 0, "sources": 0}
-    log.warning("sweep: %d sources configured but the sweep is not implemented in this build", len(sources))
-    return {"enqueued": 0, "sources": len(sources)}
+    svc = services()
+    settings = svc.settings
+    if not (settings.sweep_factories or settings.sweep_synapse_workspaces or settings.sweep_databricks):
+        log.info("sweep: nothing configured (SWEEP_FACTORIES, SWEEP_SYNAPSE_WORKSPACES, SWEEP_DATABRICKS)")
+        return {"enqueued": 0, "sources": 0, "targets": []}
+    if past_due:
+        log.info("sweep: the timer is past due; sweeping from the stored watermarks")
+    return sweep.run(svc).to_dict()

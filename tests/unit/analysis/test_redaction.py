@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import pytest
+
+from shared.redaction import MASK, redact, redact_text
+from tests.unit.analysis.secrets_corpus import SECRETS, all_secret_values, text_with_all_secrets
+
+
+@pytest.mark.parametrize(("name", "text", "secret"), SECRETS, ids=[s[0] for s in SECRETS])
+def test_each_secret_shape_is_masked(name: str, text: str, secret: str) -> None:
+    out = redact_text(text)
+    assert secret not in out
+    assert MASK in out
+
+
+def test_all_secrets_in_one_text_are_masked_and_redaction_is_idempotent() -> None:
+    once = redact_text(text_with_all_secrets())
+    assert not [s for s in all_secret_values() if s in once]
+    assert redact_text(once) == once
+
+
+def test_key_names_stay_readable() -> None:
+    out = redact_text("AccountName=acct;AccountKey=abc123def456;EndpointSuffix=core.windows.net")
+    assert out == "AccountName=acct;AccountKey=[REDACTED];EndpointSuffix=core.windows.net"
+
+
+def test_ordinary_error_text_is_untouched() -> None:
+    text = ("ErrorCode=SqlFailedToConnect,'Cannot connect to SQL Database: 'srv', Database: 'db', User: 'etl'. "
+            "SqlErrorNumber=40613, Login failed for user '<token-identified principal>'")
+    assert redact_text(text) == text
+
+
+def test_redact_walks_json_values_and_masks_secret_keys() -> None:
+    value = {"password": "pw-value-1", "nested": [{"AccountKey": "k"}, "Password=abcdef123;"],
+             "client_secret": "cs", "count": 3, "message": "ok"}
+    out = redact(value)
+    assert out["password"] == MASK and out["client_secret"] == MASK
+    assert out["nested"][0]["AccountKey"] == MASK
+    assert out["nested"][1] == f"Password={MASK};"
+    assert out["count"] == 3 and out["message"] == "ok"
