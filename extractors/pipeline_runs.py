@@ -21,7 +21,7 @@ from shared.config import Settings
 from shared.models import Extraction, Failure, Platform
 from shared.platforms.adf import AdfFactory
 from shared.platforms.common import error_text, optional_setting
-from shared.platforms.runs import PipelineRunsApi, activity_runs, iter_run_pages, moment
+from shared.platforms.runs import PipelineRunsApi, activity_runs, invoked_by_pipeline, iter_run_pages, moment
 from shared.platforms.synapse import SynapseWorkspace
 from shared.timeutil import to_iso
 
@@ -86,6 +86,8 @@ def failed_runs_of_alert(template: Failure, api: PipelineRunsApi, settings: Sett
     try:
         for page in iter_run_pages(api, after, before, pipeline=template.pipeline, status="Failed"):
             for run in page:
+                if not template.pipeline and invoked_by_pipeline(run):
+                    continue  # a child run: its parent is in the list too and reports the child's error
                 failure = failure_from_run(template, api, run)
                 if len(found) < max_runs:
                     enrich_run(failure, api, errors, run=run)

@@ -10,9 +10,11 @@ from typing import Any
 import azure.functions as func
 from azure.core.exceptions import AzureError
 
+from analysis.view import seed_fields
 from shared import ingest, processing
 from shared.hostconfig import max_dequeue_count
 from shared.incidents import FILTERABLE
+from shared.models import Incident
 from shared.runtime import Services, services
 from shared.timeutil import parse_iso, to_iso
 
@@ -43,11 +45,24 @@ def _services_or_503() -> Services | func.HttpResponse:
         return _error(503, "storage_not_configured", str(exc), {"Retry-After": str(ingest.RETRY_AFTER_S)})
 
 
+def incident_view(incident: Incident) -> dict[str, Any]:
+    """The incident as the API returns it, with the seed-000 analysis fields derived from verdict + analysis."""
+    body = incident.to_api()
+    body["analysis_fields"] = seed_fields(incident.verdict, incident.analysis) if incident.verdict else None
+    return body
+
+
 def receive_alert(source: str, req: func.HttpRequest) -> func.HttpResponse:
     svc = _services_or_503()
     if isinstance(svc, func.HttpResponse):
         return svc
-    result = ingest.accept(svc, source, req.get_body())
+    try:
+        result = ingest.accept(svc, source, req.get_body())
+    except Exception:
+        # A 500 is never retried by Action Groups and the alert would be lost; 503 is retried.
+        log.exception("ingest of a %s alert failed unexpectedly", source)
+        return _error(503, "ingest_failed", "the alert could not be accepted; retry later",
+                      {"Retry-After": str(ingest.RETRY_AFTER_S)})
     if result.status == 202:
         log.info("accepted %s alert %s", source, result.body["id"])
     return json_response(result.status, result.body, result.headers)
@@ -78,7 +93,7 @@ def list_incidents(req: func.HttpRequest) -> func.HttpResponse:
         return _error(400, "invalid_continuation", str(exc))
     except AzureError as exc:
         return _unavailable(exc)
-    return json_response(200, {"items": [i.to_api() for i in items], "continuation": token})
+    return json_response(200, {"items": [incident_view(i) for i in items], "continuation": token})
 
 
 def get_incident(req: func.HttpRequest) -> func.HttpResponse:
@@ -91,7 +106,7 @@ def get_incident(req: func.HttpRequest) -> func.HttpResponse:
         incident = svc.incidents.get(incident_id)
         if incident is None:
             return _error(404, "not_found", f"no incident {incident_id!r}")
-        body = incident.to_api()
+        body = incident_view(incident)
         body["audit"] = [entry.to_api() for entry in svc.audit.trail(incident_id)]
     except AzureError as exc:
         return _unavailable(exc)

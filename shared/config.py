@@ -71,6 +71,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AZURE_OPENAI_API_VERSION", "2024-10-21", "Azure OpenAI API version."),
     Setting("LLM_TIMEOUT_SECONDS", "20", "Timeout of one LLM request."),
     Setting("LLM_MAX_RETRIES", "2", "Retries of a failed LLM request."),
+    Setting("LLM_CACHE_TTL_HOURS", "168", "How long a cached root-cause analysis is reused for the same error signature."),
+    Setting("LLM_FAILURE_BACKOFF_SECONDS", "300", "After a failed LLM call, the same signature is not sent again for this long."),
     Setting("LLM_UNKNOWN_MIN_CONFIDENCE", "80", "Confidence the LLM needs to allow one retry of an `unknown` error."),
     Setting("REMEDIATION_MODE", "off", "`off` (default), `dry-run`, or `on` for guarded automatic reruns."),
     Setting("NOTIFY_CHANNELS", "console", "Comma-separated notification channels: console, teams, slack, email, jira."),

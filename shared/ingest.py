@@ -15,6 +15,7 @@ from typing import Any
 from azure.core.exceptions import AzureError
 
 from shared.models import Envelope
+from shared.redaction import redact
 from shared.runtime import Services
 from shared.timeutil import utc_now_iso
 
@@ -55,7 +56,7 @@ def accept(services: Services, source: str, body: bytes) -> IngestResult:
         return _error(400, "not_an_object", f"expected a JSON object, got {type(payload).__name__}")
 
     try:
-        alert_id = enqueue(services, source, payload, raw_body=body)
+        alert_id = enqueue(services, source, payload)
     except (AzureError, ValueError) as exc:
         # ValueError: storage settings missing. Either way the sender should retry later.
         return _error(503, "storage_unavailable", f"could not queue the alert, retry later ({type(exc).__name__})",
@@ -63,20 +64,24 @@ def accept(services: Services, source: str, body: bytes) -> IngestResult:
     return IngestResult(202, {"id": alert_id, "status_url": f"/api/alerts/{alert_id}"})
 
 
-def enqueue(services: Services, source: str, payload: dict[str, Any], raw_body: bytes | None = None) -> str:
+def enqueue(services: Services, source: str, payload: dict[str, Any]) -> str:
     """Put one envelope on the alerts queue (claim-checking a large body); returns the alert id.
+
+    The payload is redacted first; the archive keeps the redacted body.
 
     Raises AzureError when storage is unreachable. Used by ingest and by the sweep.
     """
     alert_id = uuid.uuid4().hex
     received_at = utc_now_iso()
+    # Nothing downstream (queue, archive, tables, prompts, notifications) ever sees a secret.
+    payload = redact(payload)
     envelope = Envelope(id=alert_id, source=source, received_at=received_at, payload=payload)
     message = json.dumps(envelope.to_dict(), separators=(",", ":"))
     services.ensure_ready()
     if base64_length(len(message.encode("utf-8"))) > QUEUE_MESSAGE_LIMIT:
         container = services.settings.raw_container
         blob = raw_blob_name(source, alert_id, received_at)
-        body = raw_body if raw_body is not None else json.dumps(payload).encode("utf-8")
+        body = json.dumps(payload).encode("utf-8")
         services.storage.container(container).upload_blob(blob, body, overwrite=True)
         envelope = Envelope(id=alert_id, source=source, received_at=received_at, payload_ref=f"{container}/{blob}")
         message = json.dumps(envelope.to_dict(), separators=(",", ":"))

@@ -18,6 +18,7 @@ from extractors import extractor_for
 from shared.identity import incident_identity
 from shared.ingest import raw_blob_name
 from shared.models import AlertRecord, AlertStatus, AuditAction, Envelope, Extraction, Failure, IncidentStatus
+from shared.redaction import redact, redact_text
 from shared.runtime import Services
 from shared.stages import StageResult
 from shared.timeutil import utc_now_iso
@@ -60,7 +61,7 @@ def archive(services: Services, envelope: Envelope) -> None:
     if envelope.payload_ref is not None:
         return  # the claim-checked blob is the archive
     name = raw_blob_name(envelope.source, envelope.id, envelope.received_at)
-    body = json.dumps(envelope.payload, indent=1).encode("utf-8")
+    body = json.dumps(redact(envelope.payload), indent=1).encode("utf-8")
     services.storage.container(services.settings.raw_container).upload_blob(name, body, overwrite=True)
 
 
@@ -74,6 +75,9 @@ def extract(services: Services, envelope: Envelope, payload: Any) -> Extraction:
         except Exception as exc:  # enrichment must never lose the failure
             log.exception("enrichment of alert %s failed", envelope.id)
             extraction.enrichment_errors.append(f"{type(exc).__name__}: {exc}")
+    # Enrichment brings text from platform APIs: redact it before anything stores it.
+    extraction.failures = [Failure.from_dict(redact(f.to_dict())) for f in extraction.failures]
+    extraction.enrichment_errors = [redact_text(e) for e in extraction.enrichment_errors]
     return extraction
 
 

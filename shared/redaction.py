@@ -16,7 +16,10 @@ MASK = "[REDACTED]"
 _KEY_NAMES = (r"AccountKey|SharedAccessKey|SharedAccessSignature|Password|Pwd|ClientSecret|Client_Secret|"
               r"ApiKey|Api_Key|AccessKey|Access_Key|Secret|Token|AccessToken|SasToken|PrivateKey|Private_Key")
 # Names whose value is a secret when written `name=value` / `name: value` without quotes.
-_SECRETISH = r"[\w.\-]*(?:password|passwd|pwd|secret|token|apikey|api[_-]key|access[_-]?key|account[_-]?key|private[_-]?key|sas|credential)[\w.\-]*"  # noqa: E501
+# Bounded and anchored at the start of a name: an unbounded `[\w.-]*` before the keyword backtracks
+# quadratically on a long run of word characters (an attacker-controlled payload could stall ingest).
+_SECRETISH = (r"(?<![\w.\-])[\w.\-]{0,40}?(?:password|passwd|pwd|secret|token|apikey|api[_-]key|access[_-]?key|"
+              r"account[_-]?key|private[_-]?key|sas|credential)[\w.\-]{0,40}")
 
 _RULES: list[tuple[re.Pattern[str], str]] = [
     # PEM private keys, whole block
@@ -79,9 +82,9 @@ def redact(value: Any) -> Any:
     return value
 
 
-_SECRET_KEY = re.compile(r"(?i)^(?:[\w.\-]*(?:password|passwd|secret|api[_-]?key|access[_-]?key|account[_-]?key|"
-                         r"private[_-]?key|client[_-]?secret|sas[_-]?token|connection[_-]?string)[\w.\-]*|pwd|"
-                         r"token|access_token|refresh_token|authorization)$")
+_SECRET_KEY = re.compile(r"(?i)^(?:[\w.\-]{0,60}?(?:password|passwd|secret|api[_-]?key|access[_-]?key|"
+                         r"account[_-]?key|private[_-]?key|client[_-]?secret|sas[_-]?token|connection[_-]?string)"
+                         r"[\w.\-]{0,60}|pwd|token|access_token|refresh_token|authorization)$")
 
 
 def _secret_key(key: Any) -> bool:

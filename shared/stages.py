@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from shared.config import Settings
 from shared.models import AuditAction, Failure, Incident
+from shared.redaction import redact_text
 from shared.storage import StorageClients
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ class ConsoleNotifier(IncidentStage):
         where = " / ".join(p for p in (incident.pipeline, incident.activity) if p) or "?"
         text = (f"[incident {incident.id}] {incident.platform} {where} run={incident.run_id or '-'}: "
                 f"{incident.error_code or ''} {(incident.error_message or 'no error text yet')[:300]}")
-        log.warning("%s", text)
+        log.warning("%s", redact_text(text))
         note = {"channel": "console", "status": "sent"}
         return StageResult(fields={"notifications": [note]},
                            audit=[(AuditAction.NOTIFIED, "incident written to the console log", note)])

@@ -84,7 +84,7 @@ def test_large_alert_is_claim_checked_through_a_blob_and_processed(services: Ser
     assert "payload" not in envelope
     container, _, blob = envelope["payload_ref"].partition("/")
     assert container == services.settings.raw_container
-    assert services.storage.container(container).download_blob(blob).readall() == raw
+    assert json.loads(services.storage.container(container).download_blob(blob).readall()) == body
     [env] = take_envelopes(services)
     outcome = processing.process_envelope(services, env)
     assert outcome.status is AlertStatus.PROCESSED

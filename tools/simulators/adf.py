@@ -12,178 +12,26 @@ shapes over an in-memory model that tests fill:
     /pipelines/{p}/pipelineruns/{id}/queryActivityruns, /pipelineruns/{id}, /pipelines/{p}/createRun
 
 `counts` holds the requests per endpoint; `inject` makes requests fail (401, 429 + Retry-After)
-or answer slowly. `SimServer` is the generic part, reused by the Databricks simulator.
+or answer slowly (the generic server is tools.simulators.base).
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import re
-import threading
-import time
 import uuid
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
 from shared.timeutil import parse_iso, to_iso, utc_now
+from tools.simulators.base import Fault, Response, Seen, SimServer
 
-Response = tuple[int, dict[str, str], Any]
+__all__ = ["DEMO_ERRORS", "AdfSimulator", "Fault", "Response", "Seen", "SimActivity", "SimFactory", "SimRun",
+           "SimServer", "activity_error", "pipeline_failed_runs_alert", "start_demo_factory"]
+
 ADF_API_VERSION = "2018-06-01"
 SYNAPSE_API_VERSION = "2020-12-01"
-
-
-@dataclass
-class Fault:
-    endpoint: str | None  # None: any endpoint
-    status: int | None = None  # None: answer normally (after `delay`)
-    retry_after: float | None = None
-    delay: float = 0.0
-    times: int = 1
-    body: Any = None
-
-
-@dataclass
-class Seen:
-    endpoint: str
-    method: str
-    path: str
-    at: float  # time.monotonic() when the request arrived
-    status: int = 0
-
-
-class SimServer:
-    """Threaded loopback HTTP server: routing, request counts, fault injection. Subclasses add routes."""
-
-    def __init__(self, port: int = 0) -> None:
-        self.counts: Counter[str] = Counter()
-        self.seen: list[Seen] = []
-        self.faults: list[Fault] = []
-        self.lock = threading.RLock()
-        self._port = port
-        self._server: ThreadingHTTPServer | None = None
-
-    # --- to override ---------------------------------------------------------------------
-    def route(self, method: str, path: str) -> tuple[str, Any, tuple[str, ...]] | None:
-        """(endpoint name, handler(query, body, *args) -> Response, args), or None for 404."""
-        raise NotImplementedError
-
-    def authorized(self, headers: dict[str, str]) -> bool:
-        return headers.get("authorization", "").lower().startswith("bearer ")
-
-    def error_body(self, status: int, code: str, message: str) -> Any:
-        return {"error": {"code": code, "message": message}}
-
-    # --- lifecycle -----------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() the simulator first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def start(self) -> SimServer:
-        sim = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                sim._serve(self, "GET")
-
-            def do_POST(self) -> None:
-                sim._serve(self, "POST")
-
-            def log_message(self, fmt: str, *args: Any) -> None:  # quiet
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, name=type(self).__name__, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    # --- observation and faults ----------------------------------------------------------
-    def inject(self, endpoint: str | None = None, *, status: int | None = None, retry_after: float | None = None,
-               delay: float = 0.0, times: int = 1, body: Any = None) -> Fault:
-        """Make the next `times` requests to `endpoint` (None: any) slow and/or fail with `status`."""
-        fault = Fault(endpoint, status, retry_after, delay, times, body)
-        with self.lock:
-            self.faults.append(fault)
-        return fault
-
-    def reset_counts(self) -> None:
-        with self.lock:
-            self.counts.clear()
-            self.seen.clear()
-
-    def times_of(self, endpoint: str) -> list[float]:
-        with self.lock:
-            return [s.at for s in self.seen if s.endpoint == endpoint]
-
-    def _take_fault(self, endpoint: str) -> Fault | None:
-        with self.lock:
-            for fault in self.faults:
-                if fault.times > 0 and fault.endpoint in (None, endpoint):
-                    fault.times -= 1
-                    return fault
-        return None
-
-    def _serve(self, handler: BaseHTTPRequestHandler, method: str) -> None:
-        parts = urlsplit(handler.path)
-        path = unquote(parts.path).rstrip("/")
-        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        headers = {k.lower(): v for k, v in handler.headers.items()}
-        length = int(headers.get("content-length") or 0)
-        raw = handler.rfile.read(length) if length else b""
-        found = self.route(method, path)
-        seen = Seen(found[0] if found else "unknown", method, path, time.monotonic())
-        with self.lock:
-            self.counts[seen.endpoint] += 1
-            self.seen.append(seen)
-        status, out_headers, body = self._answer(found, method, query, headers, raw)
-        seen.status = status
-        data = b"" if body is None else json.dumps(body).encode()
-        try:
-            handler.send_response(status)
-            handler.send_header("Content-Type", "application/json")
-            handler.send_header("Content-Length", str(len(data)))
-            for name, value in out_headers.items():
-                handler.send_header(name, value)
-            handler.end_headers()
-            handler.wfile.write(data)
-        except OSError:
-            pass  # the client gave up (timeout tests)
-
-    def _answer(self, found: tuple[str, Any, tuple[str, ...]] | None, method: str, query: dict[str, str],
-                headers: dict[str, str], raw: bytes) -> Response:
-        if found is None:
-            return 404, {}, self.error_body(404, "NotFound", f"no such {method} endpoint in the simulator")
-        endpoint, handler, args = found
-        fault = self._take_fault(endpoint)
-        if fault is not None:
-            if fault.delay:
-                time.sleep(fault.delay)
-            if fault.status is not None:
-                extra = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
-                code = {401: "InvalidAuthenticationToken", 429: "TooManyRequests"}.get(fault.status, "Error")
-                return fault.status, extra, (fault.body if fault.body is not None
-                                             else self.error_body(fault.status, code, f"simulated {fault.status}"))
-        if not self.authorized(headers):
-            return 401, {}, self.error_body(401, "AuthenticationFailed", "the Authorization header is missing")
-        try:
-            payload = json.loads(raw) if raw.strip() else {}
-        except ValueError:
-            return 400, {}, self.error_body(400, "BadRequest", "body is not JSON")
-        result: Response = handler(query, payload, *args)
-        return result
 
 
 # ------------------------------------------------------------------------------------------
@@ -272,11 +120,12 @@ class SimFactory:
 
     def add_failed_run(self, pipeline: str, message: str, *, code: str = "2200", failure_type: str = "UserError",
                        activity: str = "Copy data", activity_type: str = "Copy", start: datetime | None = None,
-                       run_id: str | None = None, error: dict[str, Any] | None = None) -> SimRun:
+                       run_id: str | None = None, error: dict[str, Any] | None = None,
+                       duration: timedelta = timedelta(minutes=3)) -> SimRun:
         """A run whose second activity failed with `message` (or with the given error object)."""
         error = error or activity_error(message, code, failure_type, activity)
         acts = [SimActivity("Lookup watermark", "Lookup"), SimActivity(activity, activity_type, "Failed", error)]
-        return self.add_run(pipeline, "Failed", start=start, activities=acts, run_id=run_id,
+        return self.add_run(pipeline, "Failed", start=start, activities=acts, run_id=run_id, duration=duration,
                             message=f"Operation on target {activity} failed: {error.get('message', '')}")
 
     def add_execute_pipeline_failure(self, parent: str, child: str, message: str, *, code: str = "2200",

@@ -1,6 +1,6 @@
 """SIMULATED Databricks workspace (Jobs API 2.1/2.2, Clusters, Libraries) for tests and demos.
 
-Not Databricks: a loopback HTTP server (see adf.SimServer) answering what the databricks-sdk calls:
+Not Databricks: a loopback HTTP server (tools.simulators.base) answering what the databricks-sdk calls:
 
   GET  /.well-known/databricks-config          host metadata the SDK probes at start (workspace_id)
   GET  /api/2.0/preview/scim/v2/Me             X-Databricks-Org-Id header (WorkspaceClient.get_workspace_id)
@@ -23,7 +23,7 @@ import uuid
 from typing import Any
 
 from shared.timeutil import utc_now
-from tools.simulators.adf import Response, SimServer
+from tools.simulators.base import Response, SimServer
 
 SIM_TOKEN = "dapi-simulated"
 _V = r"/api/2\.[0-2]"

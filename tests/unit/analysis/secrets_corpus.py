@@ -16,6 +16,7 @@ PASSWORD = "Sup3r-S3cret!pw"
 SLACK_TOKEN = "xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOpQrStUv"
 GITHUB_TOKEN = "ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
 AWS_KEY = "AKIAIOSFODNN7EXAMPL3"
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 FUNCTION_KEY = "aBcD1234eFgH5678iJkL9012mNoP3456qRsT7890uVwXyZ=="
 PRIVATE_KEY_BODY = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7"
 SLACK_HOOK_PATH = "T00000000/B11111111/XXXXXXXXXXXXXXXXXXXXXXXX"
@@ -45,7 +46,7 @@ SECRETS: list[tuple[str, str, str]] = [
     ("github token", f"git clone https://x:{GITHUB_TOKEN}@github.com/org/repo", GITHUB_TOKEN),
     ("github token bare", f"token {GITHUB_TOKEN}", GITHUB_TOKEN),
     ("aws key id", f"InvalidAccessKeyId: {AWS_KEY}", AWS_KEY),
-    ("aws secret env", "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+    ("aws secret env", f"aws_secret_access_key={AWS_SECRET}", AWS_SECRET),
     ("function key query", f"https://app.azurewebsites.net/api/ingest?code={FUNCTION_KEY}", FUNCTION_KEY),
     ("function key header", f"x-functions-key: {FUNCTION_KEY}", FUNCTION_KEY),
     ("basic auth", "Authorization: Basic ZXRsOlN1cDNyLVMzY3JldCFwdw==", "ZXRsOlN1cDNyLVMzY3JldCFwdw=="),

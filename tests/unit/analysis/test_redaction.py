@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from shared.redaction import MASK, redact, redact_text
@@ -38,3 +40,16 @@ def test_redact_walks_json_values_and_masks_secret_keys() -> None:
     assert out["nested"][0]["AccountKey"] == MASK
     assert out["nested"][1] == f"Password={MASK};"
     assert out["count"] == 3 and out["message"] == "ok"
+
+
+@pytest.mark.parametrize("text", [
+    "x" * 1_000_000, "a.b-c_" * 150_000, "A1+/" * 250_000, "'password': '" * 60_000, "https://u:" * 80_000,
+    "Bearer " * 120_000, "eyJ" + "a" * 900_000, "token=" * 150_000,
+])
+def test_adversarial_input_is_redacted_in_linear_time(text: str) -> None:
+    # Alert bodies are attacker-controlled: a regex that backtracks quadratically would stall ingest.
+    # 1 MB took minutes with an unbounded `[\w.-]*` prefix; linear patterns take well under a second.
+    started = time.perf_counter()
+    redact_text(text)
+    redact({"x" * 100_000 + "password": text[:1000]})
+    assert time.perf_counter() - started < 3.0
