@@ -132,6 +132,18 @@ param enrichmentEnabled string = 'true'
 @description('ENRICHMENT_WINDOW_SLACK_MINUTES')
 param enrichmentWindowSlackMinutes string = '5'
 
+@description('ENRICHMENT_TIMEOUT_SECONDS: read timeout of each platform API call.')
+param enrichmentTimeoutSeconds string = '20'
+
+@description('ENRICHMENT_MAX_RETRIES: retries on 408 / 429 / 5xx / timeout.')
+param enrichmentMaxRetries string = '3'
+
+@description('ENRICHMENT_MAX_RETRY_AFTER_SECONDS: longest Retry-After waited for.')
+param enrichmentMaxRetryAfterSeconds string = '30'
+
+@description('ENRICHMENT_MAX_RUNS: most failed runs per alert whose activity error is fetched.')
+param enrichmentMaxRuns string = '25'
+
 @description('ARM_ENDPOINT (sovereign clouds: their Resource Manager URL).')
 param armEndpoint string = 'https://management.azure.com'
 
@@ -139,7 +151,7 @@ param armEndpoint string = 'https://management.azure.com'
 param armScope string = 'https://management.azure.com/.default'
 
 @description('SYNAPSE_ENDPOINT: dev endpoint template, e.g. https://{workspace}.dev.azuresynapse.net')
-param synapseEndpoint string = ''
+param synapseEndpoint string = 'https://{workspace}.dev.azuresynapse.net'
 
 @description('DATABRICKS_HOST: workspace URL, e.g. https://adb-123.4.azuredatabricks.net')
 param databricksHost string = ''
@@ -171,6 +183,12 @@ param llmTimeoutSeconds string = '20'
 
 @description('LLM_MAX_RETRIES')
 param llmMaxRetries string = '2'
+
+@description('LLM_CACHE_TTL_HOURS: how long a cached analysis is reused per error signature.')
+param llmCacheTtlHours string = '168'
+
+@description('LLM_FAILURE_BACKOFF_SECONDS: after a failed LLM call, the same signature waits this long.')
+param llmFailureBackoffSeconds string = '300'
 
 @description('LLM_UNKNOWN_MIN_CONFIDENCE')
 param llmUnknownMinConfidence string = '80'
@@ -339,6 +357,10 @@ var appSettings = {
   SWEEP_MAX_ENQUEUE: sweepMaxEnqueue
   ENRICHMENT_ENABLED: enrichmentEnabled
   ENRICHMENT_WINDOW_SLACK_MINUTES: enrichmentWindowSlackMinutes
+  ENRICHMENT_TIMEOUT_SECONDS: enrichmentTimeoutSeconds
+  ENRICHMENT_MAX_RETRIES: enrichmentMaxRetries
+  ENRICHMENT_MAX_RETRY_AFTER_SECONDS: enrichmentMaxRetryAfterSeconds
+  ENRICHMENT_MAX_RUNS: enrichmentMaxRuns
   ARM_ENDPOINT: armEndpoint
   ARM_SCOPE: armScope
   SYNAPSE_ENDPOINT: synapseEndpoint
@@ -354,6 +376,8 @@ var appSettings = {
   AZURE_OPENAI_API_VERSION: azureOpenAiApiVersion
   LLM_TIMEOUT_SECONDS: llmTimeoutSeconds
   LLM_MAX_RETRIES: llmMaxRetries
+  LLM_CACHE_TTL_HOURS: llmCacheTtlHours
+  LLM_FAILURE_BACKOFF_SECONDS: llmFailureBackoffSeconds
   LLM_UNKNOWN_MIN_CONFIDENCE: llmUnknownMinConfidence
   REMEDIATION_MODE: remediationMode
   NOTIFY_CHANNELS: notifyChannels
