@@ -18,6 +18,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -84,17 +85,35 @@ def start_app(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(args, cwd=REPO_ROOT, env=env)
 
 
-def post_samples(base: str) -> list[tuple[str, str]]:
+def post_samples(base: str, extra: list[tuple[str, bytes]]) -> list[tuple[str, str]]:
+    """POST every sample (and the generated alerts in `extra`) to the endpoint its name starts with."""
+    items = [(path.name, path.read_bytes()) for path in sorted(SAMPLES.glob("*.json"))] + extra
     posted = []
-    for path in sorted(SAMPLES.glob("*.json")):
-        prefix = next((p for p in ENDPOINT_BY_PREFIX if path.name.startswith(p)), None)
+    for name, data in items:
+        prefix = next((p for p in ENDPOINT_BY_PREFIX if name.startswith(p)), None)
         if prefix is None:
             continue
-        status, body = call("POST", f"{base}/api/{ENDPOINT_BY_PREFIX[prefix]}", path.read_bytes())
-        print(f"  POST {path.name:45} -> {status} {body.get('id') if isinstance(body, dict) else body}")
+        status, body = call("POST", f"{base}/api/{ENDPOINT_BY_PREFIX[prefix]}", data)
+        print(f"  POST {name:45} -> {status} {body.get('id') if isinstance(body, dict) else body}")
         if status == 202:
-            posted.append((path.name, body["id"]))
+            posted.append((name, body["id"]))
     return posted
+
+
+def start_simulated_factory(env: dict[str, str]) -> tuple[Any, list[tuple[str, bytes]]]:
+    """A SIMULATED Data Factory (local server speaking the ADF REST shapes) with failed runs, the app
+    pointed at it, and a PipelineFailedRuns alert for one of its pipelines to post."""
+    from shared.timeutil import utc_now
+    from tools.simulators.adf import pipeline_failed_runs_alert, start_demo_factory
+
+    simulator, factory_id, arm_endpoint = start_demo_factory()
+    env.update(ARM_ENDPOINT=arm_endpoint, ENRICHMENT_ENABLED="true", SWEEP_FACTORIES=factory_id,
+               SWEEP_SCHEDULE="*/20 * * * * *")
+    print(f"SIMULATED Data Factory {factory_id.rsplit('/', 1)[-1]} at {arm_endpoint} (not Azure): "
+          "enrichment and the sweep (every 20 s) read its failed runs")
+    now = utc_now()
+    alert = pipeline_failed_runs_alert(factory_id, "IngestOrders", now - timedelta(minutes=30), now, failed=2)
+    return simulator, [("azure-monitor-simulated-factory-IngestOrders.json", json.dumps(alert).encode())]
 
 
 def report(base: str, posted: list[tuple[str, str]], timeout: float = 60) -> None:
@@ -149,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     azurite = start_azurite(REPO_ROOT / ".azurite")
     if azurite:
         children.append(azurite)
+    simulator, generated = start_simulated_factory(env)
     base = f"http://127.0.0.1:{args.port}"
     stopping = False
 
@@ -167,10 +187,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nThe app is up on {base}/api (health: {base}/api/health)")
         if not args.no_samples:
             print("Posting the sample alerts from samples/:")
-            report(base, post_samples(base))
+            report(base, post_samples(base, generated))
         if args.exit_after_samples:
             return 0
         print(f"\nServing on {base} until Ctrl-C. Try: curl {base}/api/incidents")
+        print("The sweep finds the simulated factory's other failed runs within 20 s: "
+              f"{base}/api/incidents?source=sweep")
         while not stopping and app.poll() is None:
             time.sleep(0.5)
     finally:
@@ -182,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
                 child.wait(15)
             except subprocess.TimeoutExpired:
                 child.kill()
-        print("stopped the app and Azurite")
+        simulator.stop()
+        print("stopped the app, the simulated factory and Azurite")
     return 0
 
 
