@@ -17,7 +17,7 @@ from shared.config import Settings
 from shared.runtime import Services
 from tests.support.azurite import Azurite, DevHostProcess
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parent / "corpus"
 PAYLOADS = CORPUS / "payloads"
 _names = itertools.count(1)
 

@@ -19,7 +19,7 @@ from shared.timeutil import to_iso, utc_now, utc_now_iso
 from tests.support.fixtures_platforms import FACTORY_ID, corpus, envelope, essentials, metric_context, sim_settings
 from tools.simulators.adf import AdfSimulator, SimActivity, SimFactory, activity_error, pipeline_failed_runs_alert
 
-ERRORS = [json.loads(line) for line in (Path(__file__).resolve().parents[3] / "shared" / "corpus" /
+ERRORS = [json.loads(line) for line in (Path(__file__).resolve().parents[1] / "corpus" /
                                         "errors-train.jsonl").read_text().splitlines() if line.strip()]
 ADF_ERRORS = [e for e in ERRORS if e["platform"] == "adf" and e["error_code"]][:3]
 X = AzureMonitorExtractor()

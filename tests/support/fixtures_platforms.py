@@ -14,7 +14,7 @@ from typing import Any
 
 from shared.config import Settings
 
-PAYLOADS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "payloads"
+PAYLOADS = Path(__file__).resolve().parents[1] / "corpus" / "payloads"
 SUB = "aaaa0a0a-bb1b-cc2c-dd3d-eeeeee4e4e4e"
 FACTORY_ID = f"/subscriptions/{SUB}/resourceGroups/pipelines-rg/providers/Microsoft.DataFactory/factories/contoso-adf"
 SYNAPSE_ID = f"/subscriptions/{SUB}/resourceGroups/pipelines-rg/providers/Microsoft.Synapse/workspaces/contoso-syn"

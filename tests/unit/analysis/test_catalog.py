@@ -11,7 +11,7 @@ from analysis.catalog import CATEGORIES, CatalogError, Rule, default_catalog, lo
 from analysis.classifier import classify_fields, embedded_codes, retry_after_hint
 from analysis.evaluation import evaluate
 
-CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpus" / "errors-train.jsonl"
+CORPUS = Path(__file__).resolve().parents[2] / "corpus" / "errors-train.jsonl"
 CATALOG = default_catalog()
 CASES = [(rule, example) for rule in CATALOG.rules for example in rule.examples]
 
