@@ -30,6 +30,14 @@ _EMBEDDED_CODES: list[re.Pattern[str]] = [
     re.compile(r"\bMsg (\d+), Level \d+"),
     re.compile(r"\bError code:?\s+(\d{3,5})\b", re.IGNORECASE),
     re.compile(r"^\s*\[([A-Z][A-Z0-9_]{3,}(?:\.[A-Z0-9_]+)?)\]"),
+    # Databricks/Spark error classes quoted anywhere: `... [DELTA_CONCURRENT_APPEND] ...` (an underscore is
+    # required so log levels such as `[ERROR]` are not taken for codes).
+    re.compile(r"\[([A-Z][A-Z0-9]*_[A-Z0-9_]+(?:\.[A-Z0-9_]+)?)\]"),
+    # Databricks job/cluster wrappers: `... for the job. Cause: INVALID_PARAMETER_VALUE: ...`,
+    # `Cause REQUEST_LIMIT_EXCEEDED: ...`.
+    re.compile(r"\bCause:?\s+([A-Z][A-Z0-9]*_[A-Z0-9_]+)\b"),
+    # Synapse Spark (Livy) error classification codes, e.g. Spark_System_ABFS_OperationFailed.
+    re.compile(r"\b(Spark_(?:User|System|Ambiguous|Unknown)_[A-Za-z0-9_]+)"),
     re.compile(r"\bErrorClass=([A-Z][A-Z0-9_.]{3,})"),
     re.compile(r"\b(AADSTS\d{5,7})\b"),
     re.compile(r"\b(ORA-\d{5})\b"),
