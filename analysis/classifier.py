@@ -43,8 +43,14 @@ _EMBEDDED_CODES: list[re.Pattern[str]] = [
     re.compile(r"\b(ORA-\d{5})\b"),
     re.compile(r"\b(DF-[A-Za-z0-9]+-[A-Za-z0-9]+)\b"),
     re.compile(r"\bterminat\w* code:?\s*([A-Z][A-Z0-9_]{3,})"),
+    # Databricks termination reasons given as codes:
+    # `... was terminated. Reason: SPOT_INSTANCE_TERMINATION (CLOUD_FAILURE)`.
+    re.compile(r"\bReason:\s*([A-Z][A-Z0-9]*_[A-Z0-9_]+)\b"),
     re.compile(r"\b([A-Z][A-Z_]{3,}_(?:FAILURE|ERROR|EXCEEDED|THROTTLING|UNHEALTHY|UNREACHABLE|UNRESPONSIVE))\b"),
 ]
+# Databricks shows a cluster termination code in title case: `Cluster terminated. Reason: Driver Unreachable`
+# is the termination code DRIVER_UNREACHABLE.
+_TERMINATION_DISPLAY = re.compile(r"\bterminated\.?\s+Reason:\s*([A-Z][a-z]+(?: [A-Z][a-z]+){1,5})(?=$|\s*[.,;:(\n])")
 _RETRY_AFTER = re.compile(
     r"(?:retry|try again)(?: the request| the operation)? (?:after|in) (\d{1,5}) ?(seconds?|secs?|s|minutes?|mins?)\b"
     r"|retry-after:? ?(\d{1,5})\b", re.IGNORECASE)
@@ -81,6 +87,8 @@ def embedded_codes(message: str) -> list[str]:
     for pattern in _EMBEDDED_CODES:
         for m in pattern.finditer(message):
             found.append((m.start(1), m.group(1)))
+    for m in _TERMINATION_DISPLAY.finditer(message):
+        found.append((m.start(1), m.group(1).upper().replace(" ", "_")))
     out: list[str] = []
     for _, code in sorted(found):
         if code not in out:
