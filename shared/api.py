@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import azure.functions as func
@@ -68,6 +69,18 @@ def receive_alert(source: str, req: func.HttpRequest) -> func.HttpResponse:
     return json_response(result.status, result.body, result.headers)
 
 
+def _read(query: Callable[[Services], func.HttpResponse]) -> func.HttpResponse:
+    """Run a read against storage: 503 when storage is not configured or not reachable."""
+    svc = _services_or_503()
+    if isinstance(svc, func.HttpResponse):
+        return svc
+    try:
+        svc.ensure_ready()
+        return query(svc)
+    except AzureError as exc:
+        return _unavailable(exc)
+
+
 def list_incidents(req: func.HttpRequest) -> func.HttpResponse:
     params = req.params
     filters = {name: params[name] for name in FILTERABLE if params.get(name)}
@@ -83,49 +96,41 @@ def list_incidents(req: func.HttpRequest) -> func.HttpResponse:
         return _error(400, "invalid_limit", "limit must be an integer")
     if not 1 <= limit <= MAX_PAGE:
         return _error(400, "invalid_limit", f"limit must be between 1 and {MAX_PAGE}")
-    svc = _services_or_503()
-    if isinstance(svc, func.HttpResponse):
-        return svc
-    try:
-        svc.ensure_ready()
-        items, token = svc.incidents.list(filters, since, limit, params.get("continuation"))
-    except ValueError as exc:
-        return _error(400, "invalid_continuation", str(exc))
-    except AzureError as exc:
-        return _unavailable(exc)
-    return json_response(200, {"items": [incident_view(i) for i in items], "continuation": token})
+
+    def query(svc: Services) -> func.HttpResponse:
+        try:
+            items, token = svc.incidents.list(filters, since, limit, params.get("continuation"))
+        except ValueError as exc:
+            return _error(400, "invalid_continuation", str(exc))
+        return json_response(200, {"items": [incident_view(i) for i in items], "continuation": token})
+
+    return _read(query)
 
 
 def get_incident(req: func.HttpRequest) -> func.HttpResponse:
     incident_id = req.route_params.get("id", "")
-    svc = _services_or_503()
-    if isinstance(svc, func.HttpResponse):
-        return svc
-    try:
-        svc.ensure_ready()
+
+    def query(svc: Services) -> func.HttpResponse:
         incident = svc.incidents.get(incident_id)
         if incident is None:
             return _error(404, "not_found", f"no incident {incident_id!r}")
         body = incident_view(incident)
         body["audit"] = [entry.to_api() for entry in svc.audit.trail(incident_id)]
-    except AzureError as exc:
-        return _unavailable(exc)
-    return json_response(200, body)
+        return json_response(200, body)
+
+    return _read(query)
 
 
 def get_alert(req: func.HttpRequest) -> func.HttpResponse:
     alert_id = req.route_params.get("id", "")
-    svc = _services_or_503()
-    if isinstance(svc, func.HttpResponse):
-        return svc
-    try:
-        svc.ensure_ready()
+
+    def query(svc: Services) -> func.HttpResponse:
         record = svc.alerts.get(alert_id)
-    except AzureError as exc:
-        return _unavailable(exc)
-    if record is None:
-        return _error(404, "not_found", f"alert {alert_id!r} is unknown or not processed yet")
-    return json_response(200, record.to_api())
+        if record is None:
+            return _error(404, "not_found", f"alert {alert_id!r} is unknown or not processed yet")
+        return json_response(200, record.to_api())
+
+    return _read(query)
 
 
 def health(req: func.HttpRequest) -> func.HttpResponse:
