@@ -57,6 +57,11 @@ def test_pipeline_failed_runs_alert_over_http_becomes_incidents_with_the_activit
         assert incident["platform"] == "adf" and incident["activity"] == activity
         assert incident["error"] == {"code": code, "message": message, "failure_type": kind}
         assert incident["links"]["run"].lower().endswith(f"?factory={FACTORY_ID.replace('/', '%2F')}".lower())
-    code, _, record = http("GET", f"{devhost.url}/api/alerts/{accepted['id']}")
-    assert code == 200 and record["status"] == "processed" and len(record["incident_ids"]) == 3
+    def alert_record() -> dict[str, Any] | None:
+        code, _, record = http("GET", f"{devhost.url}/api/alerts/{accepted['id']}")
+        return record if code == 200 else None
+
+    # The alert record is written when processing ends, after the incidents and their stages.
+    record = wait_until(alert_record, timeout=30, interval=0.2)
+    assert record["status"] == "processed" and len(record["incident_ids"]) == 3
     assert sim.counts["queryPipelineRuns"] == 1 and sim.counts["queryActivityRuns"] == 3
