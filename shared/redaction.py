@@ -26,26 +26,32 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.DOTALL),
      MASK),
     # Connection-string secrets: AccountKey=..., SharedAccessKey=..., Password=..., pwd=...
-    (re.compile(rf"(?i)\b({_KEY_NAMES})\s*=\s*(?!\[REDACTED\])([^;\s\"'&<>]+)"), r"\1=" + MASK),
+    # The value runs to the next `;` (values may contain spaces) or is an ODBC `{...}` quoted value.
+    (re.compile(rf"(?i)\b({_KEY_NAMES})\s*=\s*(?!\[REDACTED\])(\{{[^}}\r\n]{{0,500}}\}}|[^;\r\n\"'&<>]{{1,500}})"),
+     r"\1=" + MASK),
     # SAS signature and Functions / Logic Apps keys in query strings
     (re.compile(r"(?i)([?&](?:sig|code|key|api[_-]?key|access_token|token|client_secret)=)(?!\[REDACTED\])[^&\s\"'<>]+"),
      r"\1" + MASK),
     # Bearer / Basic / SharedAccessSignature authorization values
     (re.compile(r"(?i)\b(Bearer|Basic|SharedAccessSignature)\s+(?!\[REDACTED\])[A-Za-z0-9\-._~+/=%&:]{8,}"),
      r"\1 " + MASK),
+    # Authorization header values whatever the scheme (token, SSWS, Negotiate, ...)
+    (re.compile(r"(?i)\b(Authorization)\s*[:=]\s*(?!\[REDACTED\])(?:[A-Za-z][\w-]{0,20}\s+)?(?!\[REDACTED\])"
+                r"[^\s,;\"']{8,}"), r"\1: " + MASK),
     # Function / API key headers
     (re.compile(r"(?i)\b(x-functions-key|x-api-key|api-key|ocp-apim-subscription-key|x-ms-token[\w-]*)\s*[:=]\s*"
                 r"(?!\[REDACTED\])[^\s,;\"']+"), r"\1: " + MASK),
     # JSON Web Tokens anywhere
     (re.compile(r"\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*"), MASK),
     # "password": "...", 'client_secret': '...' in JSON / YAML / Python reprs
-    (re.compile(rf"(?i)([\"']?{_SECRETISH}[\"']?\s*[:=]\s*[\"'])(?!\[REDACTED\])([^\"']+)([\"'])"),
+    (re.compile(rf"(?i)([\"']?{_SECRETISH}[\"']?\s*[:=]\s*[\"'])(?!\[REDACTED\])((?:\\.|[^\"'\\]){{1,500}})([\"'])"),
      r"\1" + MASK + r"\3"),
     # unquoted name=value / name: value where the name says secret
     (re.compile(rf"(?i)\b({_SECRETISH})(\s*[:=]\s*)(?!\[REDACTED\])(?![\"'])([^\s;,&\"'<>)\]}}]{{6,}})"),
      r"\1\2" + MASK),
     # Credentials in URLs: scheme://user:password@host
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^/\s:@]+):([^@\s/]+)@"), r"\1:" + MASK + "@"),
+    # (the password may itself contain '@': it runs to the last '@' before the host)
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^/\s:@]+):([^\s/]{1,300})@"), r"\1:" + MASK + "@"),
     # Incoming-webhook URLs are secrets in themselves (Slack, Teams/Office 365, Discord)
     (re.compile(r"(?i)(https://hooks\.slack\.com/services/)[^\s\"'<>]+"), r"\1" + MASK),
     (re.compile(r"(?i)(https://[\w.-]*webhook\.office\.com/webhookb2/)[^\s\"'<>]+"), r"\1" + MASK),
@@ -83,8 +89,8 @@ def redact(value: Any) -> Any:
 
 
 _SECRET_KEY = re.compile(r"(?i)^(?:[\w.\-]{0,60}?(?:password|passwd|secret|api[_-]?key|access[_-]?key|"
-                         r"account[_-]?key|private[_-]?key|client[_-]?secret|sas[_-]?token|connection[_-]?string)"
-                         r"[\w.\-]{0,60}|pwd|token|access_token|refresh_token|authorization)$")
+                         r"account[_-]?key|private[_-]?key|client[_-]?secret|sas[_-]?token|connection[_-]?string|"
+                         r"credential)[\w.\-]{0,60}|pwd|token|access_token|refresh_token|authorization|sig|signature)$")
 
 
 def _secret_key(key: Any) -> bool:

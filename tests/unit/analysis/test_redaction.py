@@ -53,3 +53,24 @@ def test_adversarial_input_is_redacted_in_linear_time(text: str) -> None:
     redact_text(text)
     redact({"x" * 100_000 + "password": text[:1000]})
     assert time.perf_counter() - started < 3.0
+
+
+@pytest.mark.parametrize(("text", "secret"), [
+    ("Server=x;Database=y;password={Secr;et};Encrypt=True", "Secr;et"),  # ODBC brace-quoted value
+    ("Data Source=x;Password=P@ss w0rd!;User ID=u", "w0rd!"),  # a value with a space runs to ';'
+    ("Authorization: token abcdef0123456789", "abcdef0123456789"),  # any authorization scheme
+    ("postgres://admin:p@ss@host:5432/db", "p@ss"),  # '@' inside a URL password
+    ('password: "ab\\"cd-secret"', "cd-secret"),  # escaped quote inside a quoted value
+])
+def test_review_found_secret_shapes_are_masked(text: str, secret: str) -> None:
+    assert secret not in redact_text(text)
+
+
+def test_prose_about_tokens_is_left_readable() -> None:
+    for text in ("the token expired at 10:00", "token authentication failed for user bob"):
+        assert redact_text(text) == text
+
+
+def test_credential_and_signature_keys_mask_their_values() -> None:
+    assert redact({"credentials": "abc", "sig": "abc", "signature": "x", "user": "bob"}) == {
+        "credentials": MASK, "sig": MASK, "signature": MASK, "user": "bob"}
