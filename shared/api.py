@@ -152,11 +152,17 @@ def process_message(msg: func.QueueMessage) -> None:
     body = msg.get_body()
     dequeue_count = int(getattr(msg, "dequeue_count", None) or 1)
     svc = services()
+    last_try = dequeue_count >= max_dequeue_count()
+    if last_try:
+        # Written first, so a crash or timeout of this last attempt still leaves the alert marked failed;
+        # a successful run overwrites it.
+        processing.record_final_failure(svc, body, RuntimeError("the last delivery started and did not finish"),
+                                        dequeue_count, provisional=True)
     try:
         envelope = processing.decode_envelope(body)
         outcome = processing.process_envelope(svc, envelope)
         log.info("alert %s %s -> %s", outcome.alert_id, outcome.status.value, outcome.incident_ids)
     except Exception as exc:
-        if dequeue_count >= max_dequeue_count():
+        if last_try:
             processing.record_final_failure(svc, body, exc, dequeue_count)
         raise

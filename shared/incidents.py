@@ -4,10 +4,13 @@ Entity schema, table INCIDENTS_TABLE:
   PartitionKey = incident id (see shared.identity), RowKey = "incident":
     source, platform, resource, pipeline, run_id, activity, status, occurrences (int),
     first_seen, last_seen, resolved_at (ISO-8601 UTC strings), error_code, error_message (capped),
-    failure_type, alert_key, alert_key_hash, identity_basis,
+    failure_type, alert_key, alert_key_hash, identity_basis, resolved_by (alert id of the Resolved),
     links_json, failure_json | failure_ref (blob when large), verdict_json, analysis_json,
     remediation_json, notifications_json (each stage owns one *_json column).
-  PartitionKey = incident id, RowKey = "occ|<alert id>": occurrence marker, one per received alert.
+  PartitionKey = incident id, RowKey = "occ|<alert id>": occurrence marker, one per received alert
+    (`created`: whether that alert created the incident).
+  PartitionKey = incident id, RowKey = "key|<alert key hash>": one per Azure Monitor alert instance
+    (essentials.alertId) that reported this run, so its Resolved finds the incident whoever opened it.
 
 Counting is exactly-once per received alert: the marker and the incident change are one
 entity-group transaction (same partition), so a redelivered queue message cannot count twice,
@@ -25,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 from azure.storage.blob import ContainerClient
 
@@ -34,6 +37,8 @@ from shared.models import Failure, Incident, IncidentStatus
 
 INCIDENT_ROW = "incident"
 MARKER_PREFIX = "occ|"
+KEY_PREFIX = "key|"
+SCALAR_CAP = 1024  # ids and names come from the payload; a table property holds at most 64 KB
 MESSAGE_CAP = 16_000  # characters kept in the table; the full text stays in the failure blob
 FAILURE_INLINE_LIMIT = 24_000  # a property holds at most 32K UTF-16 characters
 MAX_ATTEMPTS = 200
@@ -41,7 +46,7 @@ MAX_ATTEMPTS = 200
 _JSON_FIELDS = ("links", "verdict", "analysis", "remediation", "notifications")
 _SCALAR_FIELDS = ("source", "platform", "resource", "pipeline", "run_id", "activity", "status", "occurrences",
                   "first_seen", "last_seen", "resolved_at", "error_code", "error_message", "failure_type",
-                  "alert_key", "identity_basis")
+                  "alert_key", "identity_basis", "resolved_by")
 FILTERABLE = ("status", "source", "platform", "pipeline", "run_id")
 
 
@@ -50,6 +55,7 @@ class Recorded:
     incident: Incident
     created: bool
     duplicate_delivery: bool  # this alert had already been counted (queue redelivery)
+    counted_as_creation: bool = False  # on a redelivery: the earlier delivery created the incident
 
 
 def _odata_quote(value: str) -> str:
@@ -84,6 +90,8 @@ class IncidentStore:
         entity: dict[str, Any] = {"PartitionKey": incident.id, "RowKey": INCIDENT_ROW}
         for name in _SCALAR_FIELDS:
             value = getattr(incident, name)
+            if isinstance(value, str) and name != "error_message":
+                value = value[:SCALAR_CAP]
             if value is not None:
                 entity[name] = value
         if incident.error_message and len(incident.error_message) > MESSAGE_CAP:
@@ -138,6 +146,11 @@ class IncidentStore:
         """Create the failure's incident or count one more occurrence of it, exactly once per alert."""
         fresh = self.new_incident(failure, now)
         marker = {"PartitionKey": fresh.id, "RowKey": MARKER_PREFIX + alert_id, "seen": now}
+        # Upserted in the same transaction: the alert instance that reported the run, for its Resolved.
+        key_rows: list[tuple[str, dict[str, Any]]] = []
+        if fresh.alert_key:
+            key_rows = [("upsert", {"PartitionKey": fresh.id, "RowKey": KEY_PREFIX + alert_key_digest(fresh.alert_key),
+                                    "seen": now})]
         for attempt in range(MAX_ATTEMPTS):
             try:
                 current = self.table.get_entity(fresh.id, INCIDENT_ROW)
@@ -145,16 +158,18 @@ class IncidentStore:
                 current = None
             try:
                 if current is None:
-                    self.table.submit_transaction([("create", self._to_entity(fresh)), ("create", marker)])
+                    self.table.submit_transaction([("create", self._to_entity(fresh)),
+                                                   ("create", {**marker, "created": True}), *key_rows])
                     return Recorded(fresh, created=True, duplicate_delivery=False)
                 count = int(current.get("occurrences") or 0) + 1
                 last_seen = max(str(current.get("last_seen") or ""), now)
                 update = {"PartitionKey": fresh.id, "RowKey": INCIDENT_ROW, "occurrences": count,
                           "last_seen": last_seen}
                 self.table.submit_transaction([
-                    ("create", marker),
+                    ("create", {**marker, "created": False}),
                     ("update", update, {"mode": UpdateMode.MERGE, "etag": current.metadata["etag"],
                                         "match_condition": MatchConditions.IfNotModified}),
+                    *key_rows,
                 ])
                 current.update(update)
                 return Recorded(self._from_entity(current), created=False, duplicate_delivery=False)
@@ -162,7 +177,9 @@ class IncidentStore:
                 code = getattr(exc, "error_code", None)
                 if current is not None and code == "EntityAlreadyExists":
                     # The marker exists: this alert was counted by an earlier delivery.
-                    return Recorded(self._from_entity(current), created=False, duplicate_delivery=True)
+                    earlier = self.table.get_entity(fresh.id, MARKER_PREFIX + alert_id)
+                    return Recorded(self._from_entity(current), created=False, duplicate_delivery=True,
+                                    counted_as_creation=bool(earlier.get("created")))
                 if code not in ("EntityAlreadyExists", "UpdateConditionNotSatisfied"):
                     raise
             # Lost a race with a concurrent writer: back off a little and read again.
@@ -189,10 +206,31 @@ class IncidentStore:
             return None
         return self._from_entity(entity, load_blobs=True)
 
-    def open_by_alert_key(self, alert_key: str) -> list[Incident]:
-        query = (f"RowKey eq '{INCIDENT_ROW}' and alert_key_hash eq {_odata_quote(alert_key_digest(alert_key))}"
-                 f" and status ne '{IncidentStatus.RESOLVED.value}'")
-        return [self._from_entity(e) for e in self.table.query_entities(query)]
+    def by_alert_key(self, alert_key: str) -> list[Incident]:
+        """Every incident an alert instance reported (whoever opened it), resolved ones included."""
+        query = f"RowKey eq {_odata_quote(KEY_PREFIX + alert_key_digest(alert_key))}"
+        ids = sorted({e["PartitionKey"] for e in self.table.query_entities(query, select=["PartitionKey"])})
+        return [i for i in (self.get(incident_id) for incident_id in ids) if i is not None]
+
+    def resolve(self, incident_id: str, alert_id: str, now: str) -> bool:
+        """Mark an open incident resolved by this alert; False when it was already resolved meanwhile."""
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                current = self.table.get_entity(incident_id, INCIDENT_ROW)
+            except ResourceNotFoundError:
+                return False
+            if current.get("status") == IncidentStatus.RESOLVED.value:
+                return False
+            try:
+                self.table.update_entity(
+                    {"PartitionKey": incident_id, "RowKey": INCIDENT_ROW, "status": IncidentStatus.RESOLVED.value,
+                     "resolved_at": now, "resolved_by": alert_id},
+                    mode=UpdateMode.MERGE, etag=current.metadata["etag"],
+                    match_condition=MatchConditions.IfNotModified)
+            except ResourceModifiedError:
+                continue  # counted or resolved meanwhile: look again
+            return True
+        raise RuntimeError(f"incident {incident_id}: too much contention while resolving")
 
     def exists(self, incident_ids: Iterable[str]) -> set[str]:
         found = set()

@@ -21,6 +21,7 @@ from shared.timeutil import utc_now_iso
 
 QUEUE_MESSAGE_LIMIT = 64 * 1024  # bytes of message text, after base64
 RETRY_AFTER_S = 10
+MAX_DEPTH = 64  # real alert bodies nest < 10 levels; recursion (redaction, JSON) must stay far from the limit
 
 
 @dataclass
@@ -32,6 +33,19 @@ class IngestResult:
 
 def _error(status: int, error: str, detail: str, headers: dict[str, str] | None = None) -> IngestResult:
     return IngestResult(status, {"error": error, "detail": detail}, headers or {})
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of a JSON value, computed without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if isinstance(item, dict):
+            stack.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, level + 1) for v in item)
+    return deepest
 
 
 def base64_length(raw_length: int) -> int:
@@ -52,9 +66,13 @@ def accept(services: Services, source: str, body: bytes) -> IngestResult:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         return _error(400, "invalid_json", f"body is not valid JSON: {exc}")
+    except RecursionError:
+        return _error(400, "too_deeply_nested", "the JSON nests too deeply to be an alert")
     if not isinstance(payload, dict):
         return _error(400, "not_an_object", f"expected a JSON object, got {type(payload).__name__}")
 
+    if _depth(payload) > MAX_DEPTH:
+        return _error(400, "too_deeply_nested", f"the JSON nests more than {MAX_DEPTH} levels deep")
     try:
         alert_id = enqueue(services, source, payload)
     except (AzureError, ValueError) as exc:

@@ -177,6 +177,7 @@ class Incident:
     remediation: dict[str, Any] | None = None
     notifications: list[dict[str, Any]] | None = None
     resolved_at: str | None = None
+    resolved_by: str | None = None  # id of the received alert that resolved it
 
     def to_api(self) -> dict[str, Any]:
         data = asdict(self)

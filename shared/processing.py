@@ -17,7 +17,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from extractors import extractor_for
 from shared.identity import incident_identity
 from shared.ingest import raw_blob_name
-from shared.models import AlertRecord, AlertStatus, AuditAction, Envelope, Extraction, Failure, IncidentStatus
+from shared.models import AlertRecord, AlertStatus, AuditAction, Envelope, Extraction, Failure
 from shared.redaction import redact, redact_text
 from shared.runtime import Services
 from shared.stages import StageResult
@@ -114,21 +114,29 @@ def _record(services: Services, envelope: Envelope, failure: Failure, enrichment
     now = utc_now_iso()
     recorded = services.incidents.record(failure, envelope.id, now)
     incident = recorded.incident
-    audit = services.audit
-    if recorded.created:
-        audit.append(incident.id, AuditAction.INCIDENT_CREATED, ACTOR,
-                     f"first report of {incident.platform} {incident.pipeline or ''} run {incident.run_id or '-'}",
-                     {"alert_id": envelope.id, "source": envelope.source, "identity": incident.identity_basis})
+    created = recorded.created or recorded.counted_as_creation
+    # A redelivery (the earlier attempt crashed after counting) writes only the entries that are missing.
+    once = recorded.duplicate_delivery
+    if created:
+        _audit(services, incident.id, AuditAction.INCIDENT_CREATED, envelope.id, once,
+               f"first report of {incident.platform} {incident.pipeline or ''} run {incident.run_id or '-'}",
+               {"source": envelope.source, "identity": incident.identity_basis})
         for problem in enrichment_errors:
-            audit.append(incident.id, AuditAction.ENRICHMENT_FAILED, ACTOR,
-                         "the incident was made from what the alert carried: " + problem,
-                         {"alert_id": envelope.id})
-    elif not recorded.duplicate_delivery:
-        audit.append(incident.id, AuditAction.OCCURRENCE_RECORDED, ACTOR,
-                     f"reported again (occurrence {incident.occurrences})", {"alert_id": envelope.id})
+            _audit(services, incident.id, AuditAction.ENRICHMENT_FAILED, envelope.id, once,
+                   "the incident was made from what the alert carried: " + problem, {})
+    else:
+        _audit(services, incident.id, AuditAction.OCCURRENCE_RECORDED, envelope.id, once,
+               f"reported again (occurrence {incident.occurrences})", {})
     if recorded.created or recorded.duplicate_delivery:
         _run_stages(services, incident.id, failure)
     return incident.id
+
+
+def _audit(services: Services, subject_id: str, action: AuditAction, alert_id: str, only_if_missing: bool,
+           reason: str, details: dict[str, Any]) -> None:
+    if only_if_missing and services.audit.has(subject_id, action, alert_id):
+        return
+    services.audit.append(subject_id, action, ACTOR, reason, {"alert_id": alert_id, **details})
 
 
 def _run_stages(services: Services, incident_id: str, failure: Failure) -> None:
@@ -155,17 +163,19 @@ def _resolve(services: Services, envelope: Envelope, extraction: Extraction) -> 
     if not extraction.alert_key:
         return _finish(services, envelope, AlertStatus.IGNORED, [],
                        "a Resolved notification without an alert id cannot be matched to an incident")
-    open_incidents = services.incidents.open_by_alert_key(extraction.alert_key)
-    if not open_incidents:
+    now = utc_now_iso()
+    resolved = []
+    for incident in services.incidents.by_alert_key(extraction.alert_key):
+        # Resolved by this very alert on an earlier delivery: finish its audit, count it again.
+        redelivered = incident.resolved_by == envelope.id
+        if redelivered or services.incidents.resolve(incident.id, envelope.id, now):
+            _audit(services, incident.id, AuditAction.INCIDENT_RESOLVED, envelope.id, redelivered,
+                   "Azure Monitor sent Resolved for the alert that reported this run", {})
+            resolved.append(incident.id)
+    if not resolved:
         return _finish(services, envelope, AlertStatus.IGNORED, [],
                        "a Resolved notification for an alert with no open incident")
-    now = utc_now_iso()
-    for incident in open_incidents:
-        services.incidents.update_fields(incident.id, status=IncidentStatus.RESOLVED.value, resolved_at=now)
-        services.audit.append(incident.id, AuditAction.INCIDENT_RESOLVED, ACTOR,
-                              "Azure Monitor sent Resolved for the alert that opened this incident",
-                              {"alert_id": envelope.id})
-    return _finish(services, envelope, AlertStatus.PROCESSED, [i.id for i in open_incidents], None)
+    return _finish(services, envelope, AlertStatus.PROCESSED, resolved, None)
 
 
 def _finish(services: Services, envelope: Envelope, status: AlertStatus, incident_ids: list[str],
@@ -182,8 +192,9 @@ def _finish(services: Services, envelope: Envelope, status: AlertStatus, inciden
 
 
 def record_final_failure(services: Services, message_text: str | bytes, error: BaseException,
-                         dequeue_count: int) -> None:
-    """On the last delivery: say in the alert record that this alert failed (best effort)."""
+                         dequeue_count: int, *, provisional: bool = False) -> None:
+    """On the last delivery: say in the alert record that this alert failed. `provisional` records it before
+    the attempt (no audit entry), so a crash of the attempt itself still leaves the alert marked failed."""
     try:
         data = json.loads(message_text)
         alert_id, source, received_at = str(data["id"]), str(data.get("source", "")), str(data.get("received_at", ""))
@@ -193,4 +204,6 @@ def record_final_failure(services: Services, message_text: str | bytes, error: B
     detail = f"{type(error).__name__}: {error} (delivery {dequeue_count}; the message goes to the poison queue)"
     services.alerts.put(AlertRecord(id=alert_id, source=source, status=AlertStatus.FAILED.value,
                                     received_at=received_at, processed_at=utc_now_iso(), error=detail))
+    if provisional:
+        return
     services.audit.append(alert_id, AuditAction.ALERT_FAILED, ACTOR, detail, {"source": source})

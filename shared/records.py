@@ -22,6 +22,9 @@ from shared.redaction import redact_text
 from shared.timeutil import utc_now_iso
 
 ALERT_ROW = "alert"
+# Table properties hold at most 64 KB; texts that come from payloads or exceptions are capped.
+TEXT_CAP = 8000
+DETAILS_CAP = 30_000
 
 
 class AlertStore:
@@ -35,9 +38,9 @@ class AlertStore:
             "incident_ids_json": json.dumps(record.incident_ids),
         }
         if record.ignored_reason:
-            entity["ignored_reason"] = record.ignored_reason
+            entity["ignored_reason"] = redact_text(record.ignored_reason)[:TEXT_CAP]
         if record.error:
-            entity["error"] = redact_text(record.error)[:8000]
+            entity["error"] = redact_text(record.error)[:TEXT_CAP]
         self.table.upsert_entity(entity, mode=UpdateMode.REPLACE)
 
     def get(self, alert_id: str) -> AlertRecord | None:
@@ -59,14 +62,21 @@ class AuditLog:
 
     def append(self, subject_id: str, action: AuditAction, actor: str, reason: str,
                details: dict[str, Any] | None = None, time: str | None = None) -> AuditEntry:
-        entry = AuditEntry(subject_id=subject_id, action=action, actor=actor, reason=redact_text(reason),
+        entry = AuditEntry(subject_id=subject_id, action=action, actor=actor, reason=redact_text(reason)[:TEXT_CAP],
                            time=time or utc_now_iso(), details=details or {})
+        details_json = redact_text(json.dumps(entry.details, default=str))
+        if len(details_json) > DETAILS_CAP:
+            details_json = json.dumps({"truncated": details_json[:DETAILS_CAP]})
         self.table.create_entity({
             "PartitionKey": subject_id, "RowKey": f"{entry.time}|{uuid.uuid4().hex[:12]}",
             "action": entry.action.value, "actor": entry.actor, "reason": entry.reason, "time": entry.time,
-            "details_json": redact_text(json.dumps(entry.details, default=str)),
+            "details_json": details_json,
         })
         return entry
+
+    def has(self, subject_id: str, action: AuditAction, alert_id: str) -> bool:
+        """Whether the subject's trail already records `action` for this received alert."""
+        return any(e.action is action and e.details.get("alert_id") == alert_id for e in self.trail(subject_id))
 
     def trail(self, subject_id: str) -> list[AuditEntry]:
         query = "PartitionKey eq '" + subject_id.replace("'", "''") + "'"

@@ -38,7 +38,7 @@ from shared.models import Failure, Platform, Source
 from shared.platforms.adf import AdfFactory
 from shared.platforms.common import error_text
 from shared.platforms.databricks import DatabricksWorkspace
-from shared.platforms.runs import PipelineRunsApi, invoked_by_pipeline, iter_run_pages, moment
+from shared.platforms.runs import PipelineRunsApi, iter_run_pages, moment, reported_by_parent
 from shared.platforms.synapse import SynapseWorkspace
 from shared.runtime import Services
 from shared.timeutil import to_iso, utc_now
@@ -158,10 +158,14 @@ PageSource = Callable[[datetime, datetime], Iterator[list[tuple[Failure, datetim
 
 def _pipeline_runs(api: PipelineRunsApi) -> PageSource:
     def pages(since: datetime, until: datetime) -> Iterator[list[tuple[Failure, datetime]]]:
-        for page in iter_run_pages(api, since, until, status="Failed"):
+        # All failed runs of the window first: a child run is skipped only when its parent failed in the
+        # same window (the parent reports it); a parent may come on a later page (it ends after its child).
+        all_pages = list(iter_run_pages(api, since, until, status="Failed"))
+        failed_ids = {str(r.get("runId")) for page in all_pages for r in page}
+        for page in all_pages:
             out = []
             for run in page:
-                if invoked_by_pipeline(run):
+                if reported_by_parent(run, failed_ids):
                     continue  # a child run: its parent failed too and reports the child's error
                 updated = moment(run.get("lastUpdated")) or moment(run.get("runEnd")) or until
                 out.append((_pipeline_failure(api, run), updated))
@@ -211,7 +215,12 @@ def _sweep(services: Services, state: SweepState, target: str, platform: str, so
            now: datetime, api: Any) -> TargetReport:
     settings = services.settings
     overlap = timedelta(minutes=settings.int_setting("SWEEP_OVERLAP_MINUTES"))
-    mark = state.watermark(target)
+    try:
+        mark = state.watermark(target)
+    except Exception as exc:  # a storage problem with this target: report it, sweep the others
+        report = TargetReport(target, platform, error=error_text(exc, f"reading the sweep watermark of {target}"))
+        log.warning("sweep %s failed: %s", target, report.error)
+        return report
     since = mark - overlap if mark else now - timedelta(minutes=settings.int_setting("SWEEP_LOOKBACK_MINUTES"))
     report = TargetReport(target, platform, to_iso(since), to_iso(now))
     advance_to: datetime | None = None  # the last enqueued run's update time
@@ -245,14 +254,21 @@ def _sweep(services: Services, state: SweepState, target: str, platform: str, so
         log.warning("sweep %s failed: %s", target, report.error)
     report.api_calls = {k: v for k, v in getattr(api, "calls", {}).items() if v}
     new_mark = now if complete else advance_to
+    saved = mark
     if new_mark is not None and (mark is None or new_mark > mark):
-        state.set_watermark(target, new_mark, report)
         try:
-            state.prune(target, markers, new_mark - overlap)
-        except Exception as exc:  # pruning is housekeeping only
-            log.warning("sweep %s: could not prune queued-run markers: %s", target, exc)
-    report.watermark = to_iso(new_mark) if new_mark and (mark is None or new_mark > mark) else (
-        to_iso(mark) if mark else None)
+            state.set_watermark(target, new_mark, report)
+            saved = new_mark
+        except Exception as exc:  # the queued-run markers keep the next sweep from enqueueing twice
+            problem = error_text(exc, f"saving the sweep watermark of {target}")
+            report.error = f"{report.error}; {problem}" if report.error else problem
+            log.warning("sweep %s: %s", target, problem)
+        else:
+            try:
+                state.prune(target, markers, new_mark - overlap)
+            except Exception as exc:  # pruning is housekeeping only
+                log.warning("sweep %s: could not prune queued-run markers: %s", target, exc)
+    report.watermark = to_iso(saved) if saved else None
     return report
 
 

@@ -15,11 +15,13 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
 from shared.config import Settings
-from shared.platforms.common import CallOptions
+from shared.platforms.common import CallOptions, require_secure_endpoint
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -30,6 +32,18 @@ class AirflowApiError(RuntimeError):
         self.status = status
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Redirects are not followed: urllib would resend the Authorization header to wherever the
+    Location points. A 3xx is returned as an HTTPError (reported, not retried)."""
+
+    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any,
+                         newurl: str) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect())
+
+
 class AirflowApi:
     platform = "airflow"
 
@@ -38,6 +52,8 @@ class AirflowApi:
         if not self.base:
             raise ValueError("AIRFLOW_URL is not set")
         self.token = settings.get("AIRFLOW_TOKEN").strip()
+        if self.token:
+            require_secure_endpoint(self.base, "AIRFLOW_URL")
         self.options = CallOptions.from_settings(settings)
         self._version = api_version
         self.calls: Counter[str] = Counter()
@@ -50,7 +66,7 @@ class AirflowApi:
         for attempt in range(self.options.max_retries + 1):
             request = urllib.request.Request(f"{self.base}{path}", data=data, method=method, headers=headers)
             try:
-                with urllib.request.urlopen(request, timeout=self.options.timeout_s) as resp:
+                with _OPENER.open(request, timeout=self.options.timeout_s) as resp:
                     raw = resp.read()
                     return json.loads(raw) if raw else None
             except urllib.error.HTTPError as err:
@@ -58,6 +74,9 @@ class AirflowApi:
                 wait = _retry_after(err.headers.get("Retry-After"))
                 last = attempt == self.options.max_retries
                 if err.code not in RETRY_STATUSES or last or (wait or 0) > self.options.max_retry_after_s:
+                    if 300 <= err.code < 400:
+                        text = (f"redirect to {err.headers.get('Location')!r} not followed (the bearer token is "
+                                "only sent to AIRFLOW_URL); set AIRFLOW_URL to the final address")
                     raise AirflowApiError(err.code, text) from None
                 time.sleep(wait if wait is not None else min(10.0, 0.5 * 2 ** attempt))
             except (TimeoutError, urllib.error.URLError):
@@ -107,7 +126,23 @@ class AirflowApi:
 
 
 def _retry_after(value: str | None) -> float | None:
-    try:
-        return float(value) if value else None
-    except ValueError:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP-date; never negative;
+    None when missing or unparseable."""
+    if not value or not value.strip():
         return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when is None:
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):  # NaN / infinity
+        return None
+    return max(0.0, seconds)

@@ -42,6 +42,20 @@ def is_loopback_http(url: str) -> bool:
     return parts.scheme == "http" and (parts.hostname or "") in LOOPBACK_HOSTS
 
 
+def require_secure_endpoint(url: str, what: str) -> str:
+    """`url` when a credential may be sent to it: https, or plain HTTP to a loopback simulator.
+
+    Anything else (http:// to another host, no scheme, another scheme) raises ValueError, so a
+    bearer token or API key never travels in clear text over the network."""
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() == "https" and parts.hostname:
+        return url
+    if is_loopback_http(url.strip()):
+        return url
+    raise ValueError(f"{what} must be an https:// URL (plain http is only allowed to a loopback simulator such as "
+                     f"http://127.0.0.1:port); refusing to send credentials to {url!r}")
+
+
 def optional_setting(settings: Settings, name: str, default: str) -> str:
     """A setting that may not be declared in shared.config yet: its value, else `default`."""
     try:

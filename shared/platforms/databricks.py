@@ -11,24 +11,48 @@ The SDK retries 429/503 itself (honouring Retry-After) and timeouts, until its
 
 from __future__ import annotations
 
+import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 from azure.core.credentials import TokenCredential
 from databricks.sdk import WorkspaceClient
+from databricks.sdk.clock import Clock
 from databricks.sdk.config import Config
 from databricks.sdk.credentials_provider import CredentialsProvider, CredentialsStrategy
 from databricks.sdk.service.compute import EventType, GetEventsOrder
 
 from shared.config import Settings
-from shared.platforms.common import CallOptions, ClientCache, azure_credential
+from shared.platforms.common import CallOptions, ClientCache, azure_credential, require_secure_endpoint
 
 # The AzureDatabricks first-party application; tokens for it are accepted by every Azure workspace.
 AZURE_DATABRICKS_SCOPE = "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default"
 FAILED_RESULT_STATES = frozenset({"FAILED", "TIMEDOUT", "UPSTREAM_FAILED", "MAXIMUM_CONCURRENT_RUNS_REACHED"})
 FAILED_LIFE_CYCLE_STATES = frozenset({"INTERNAL_ERROR"})
+MAX_TASK_PAGES = 100  # runs/get pages of 100 tasks: a guard against a token that never ends
+MAX_LISTED_RUNS = 25_000  # runs/list: 1,000 pages of 25
 _clients = ClientCache()
+
+
+class CappedRetryAfterClock(Clock):
+    """The SDK's retry loop sleeps a 429/503's full Retry-After, whatever its own timeout. This clock
+    refuses to: when the error being retried asks for more than ENRICHMENT_MAX_RETRY_AFTER_SECONDS,
+    that error is raised at once (the caller records it), so enrichment cannot outlast the function."""
+
+    def __init__(self, max_retry_after_s: float) -> None:
+        self.max_retry_after_s = max_retry_after_s
+
+    def time(self) -> float:
+        return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        err = sys.exc_info()[1]  # the SDK sleeps inside its `except` block: the error it retries
+        wait = getattr(err, "retry_after_secs", None)
+        if err is not None and isinstance(wait, int | float) and wait > self.max_retry_after_s:
+            raise err
+        time.sleep(seconds)
 
 
 class EntraIdStrategy(CredentialsStrategy):
@@ -51,6 +75,7 @@ def workspace_client(settings: Settings, credential: TokenCredential | None = No
     host = settings.get("DATABRICKS_HOST").strip().rstrip("/")
     if not host:
         raise ValueError("DATABRICKS_HOST is not set: the Databricks workspace URL is needed to fetch run errors")
+    require_secure_endpoint(host if "://" in host else f"https://{host}", "DATABRICKS_HOST")
     token = settings.get("DATABRICKS_TOKEN").strip()
     options = CallOptions.from_settings(settings)
 
@@ -58,6 +83,7 @@ def workspace_client(settings: Settings, credential: TokenCredential | None = No
         common: dict[str, Any] = {
             "host": host, "http_timeout_seconds": options.timeout_s, "product": "pipeline-incidents",
             "retry_timeout_seconds": max(1, int(options.timeout_s * (options.max_retries + 1))),
+            "clock": CappedRetryAfterClock(options.max_retry_after_s),
         }
         if token:
             return WorkspaceClient(config=Config(token=token, auth_type="pat", **common))
@@ -71,6 +97,10 @@ def run_failed(state: dict[str, Any] | None) -> bool:
     state = state or {}
     return (str(state.get("result_state") or "") in FAILED_RESULT_STATES
             or str(state.get("life_cycle_state") or "") in FAILED_LIFE_CYCLE_STATES)
+
+
+def _task_key(task: dict[str, Any]) -> Any:
+    return task.get("run_id") if task.get("run_id") is not None else (task.get("task_key"), task.get("attempt_number"))
 
 
 class DatabricksWorkspace:
@@ -100,10 +130,19 @@ class DatabricksWorkspace:
         self.calls["runs/get"] += 1
         run = self.client.jobs.get_run(run_id).as_dict()
         token = run.pop("next_page_token", None)
-        while token:
+        tokens: set[str] = set()
+        seen = {_task_key(t) for t in run.get("tasks") or []}
+        for _ in range(MAX_TASK_PAGES):
+            if not token or token in tokens:  # a repeated token would loop forever
+                break
+            tokens.add(token)
             self.calls["runs/get"] += 1
             more = self.client.jobs.get_run(run_id, page_token=token).as_dict()
-            run["tasks"] = [*(run.get("tasks") or []), *(more.get("tasks") or [])]
+            new = [t for t in more.get("tasks") or [] if _task_key(t) not in seen]
+            if not new:  # a page with nothing new: the server is not making progress
+                break
+            seen.update(_task_key(t) for t in new)
+            run["tasks"] = [*(run.get("tasks") or []), *new]
             token = more.get("next_page_token")
         return dict(run)
 
@@ -137,9 +176,13 @@ class DatabricksWorkspace:
     def failed_runs(self, start_ms: int, end_ms: int) -> Iterator[dict[str, Any]]:
         """Completed job runs that started in [start_ms, end_ms] and failed (runs/list pages through them)."""
         self.calls["runs/list"] += 1
+        seen: set[Any] = set()
         for run in self.client.jobs.list_runs(completed_only=True, start_time_from=start_ms, start_time_to=end_ms,
                                               limit=25):
             data = run.as_dict()
+            if data.get("run_id") in seen or len(seen) >= MAX_LISTED_RUNS:
+                return  # a page seen before (the SDK follows a repeated token forever) or too many runs
+            seen.add(data.get("run_id"))
             if run_failed(data.get("state")):
                 yield data
 

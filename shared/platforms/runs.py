@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from shared.timeutil import parse_iso, to_iso, utc_now
@@ -57,16 +57,37 @@ def run_filter(after: datetime, before: datetime, *, pipeline: str | None = None
 
 def iter_run_pages(api: PipelineRunsApi, after: datetime, before: datetime, *, pipeline: str | None = None,
                    status: str | None = "Failed") -> Iterator[list[dict[str, Any]]]:
-    """Pages of runs (oldest update first), following continuationToken. One request per page."""
+    """Pages of runs (oldest update first), following continuationToken. One request per page.
+
+    Each run is yielded once (by runId). Paging stops when a continuation token comes back again or
+    a page brings no run not seen before: a misbehaving server cannot keep us looping."""
     token: str | None = None
+    tokens: set[str] = set()
+    seen: set[str] = set()
     for _ in range(MAX_PAGES):
         page = api.query_pipeline_runs(run_filter(after, before, pipeline=pipeline, status=status,
                                                   continuation=token))
-        runs = [r for r in page.get("value") or [] if isinstance(r, dict)]
-        yield runs
+        runs = []
+        for run in page.get("value") or []:
+            if isinstance(run, dict) and str(run.get("runId")) not in seen:
+                seen.add(str(run.get("runId")))
+                runs.append(run)
+        if runs:
+            yield runs
         token = page.get("continuationToken") or None
-        if not token:
+        if not token or not runs or not isinstance(token, str) or token in tokens:
             return
+        tokens.add(token)
+
+
+def reported_by_parent(run: dict[str, Any], failed_run_ids: set[str]) -> bool:
+    """Whether a child run (Execute Pipeline) is reported through its parent: only when the parent
+    itself is among the failed runs found in the same window. With a try/catch in the parent, the
+    parent succeeds and the failed child is the only place the error shows up."""
+    if not invoked_by_pipeline(run):
+        return False
+    parent = run["invokedBy"].get("pipelineRunId")
+    return bool(parent) and str(parent) in failed_run_ids
 
 
 def moment(value: Any) -> datetime | None:
@@ -75,9 +96,11 @@ def moment(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value.strip():
         return None
     try:
-        return parse_iso(value)
-    except ValueError:
+        found = parse_iso(value)
+        found.astimezone(UTC)  # "0001-01-01T00:00:00+01:00" parses but is before year 1 in UTC
+    except (ValueError, OverflowError):
         return None
+    return found
 
 
 def activity_window(run: dict[str, Any]) -> tuple[datetime, datetime]:
@@ -96,12 +119,18 @@ def activity_runs(api: PipelineRunsApi, run: dict[str, Any], *, status: str | No
     if status:
         body["filters"] = [{"operand": "Status", "operator": "Equals", "values": [status]}]
     found: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    tokens: set[str] = set()
     for _ in range(MAX_PAGES):
         page = api.query_activity_runs(run.get("pipelineName"), str(run["runId"]), body)
-        found += [a for a in page.get("value") or [] if isinstance(a, dict)]
+        new = [a for a in page.get("value") or [] if isinstance(a, dict)
+               and str(a.get("activityRunId") or id(a)) not in seen]
+        seen.update(str(a.get("activityRunId") or id(a)) for a in new)
+        found += new
         token = page.get("continuationToken")
-        if not token:
+        if not token or not new or not isinstance(token, str) or token in tokens:
             break
+        tokens.add(token)
         body = {**body, "continuationToken": token}
     return found
 

@@ -11,9 +11,10 @@ Run and activity-run bodies have the same shapes as Data Factory's.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from azure.core import PipelineClient
 from azure.core.credentials import TokenCredential
@@ -50,9 +51,24 @@ _ERROR_MAP = {401: ClientAuthenticationError, 404: ResourceNotFoundError}
 _clients = ClientCache()
 
 
+_WORKSPACE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,48}[a-z0-9]$", re.IGNORECASE)
+_PLACEHOLDER = "synapse-workspace-placeholder"
+
+
 def workspace_endpoint(settings: Settings, workspace: str) -> str:
+    """The workspace's dev endpoint. The name comes from an ARM id that an alert may carry, so it is
+    validated (a Synapse workspace name: letters, digits, hyphens) and the endpoint's host must be the one
+    the template yields -- else ValueError: the token must never go to a host an alert chose."""
+    if not isinstance(workspace, str) or not _WORKSPACE_NAME.fullmatch(workspace):
+        raise ValueError(f"not a valid Synapse workspace name: {workspace!r}")
     template = optional_setting(settings, "SYNAPSE_ENDPOINT", DEFAULT_ENDPOINT)
-    return template.replace("{workspace}", workspace).rstrip("/")
+    endpoint = template.replace("{workspace}", workspace).rstrip("/")
+    template_host = urlsplit(template.replace("{workspace}", _PLACEHOLDER)).hostname
+    expected = template_host.replace(_PLACEHOLDER, workspace.lower()) if template_host else None
+    if not expected or urlsplit(endpoint).hostname != expected:
+        raise ValueError(f"the Synapse endpoint for workspace {workspace!r} does not have the host SYNAPSE_ENDPOINT "
+                         f"yields ({expected or 'no host'})")
+    return endpoint
 
 
 def _pipeline_client(endpoint: str, settings: Settings, credential: TokenCredential | None) -> PipelineClient[Any, Any]:
