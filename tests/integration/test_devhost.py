@@ -57,7 +57,10 @@ def test_http_routes_come_from_the_app_under_the_route_prefix(sample: Sample) ->
     assert headers["X-Sample"] == "yes"
     assert body == {"name": "hello", "params": {"x": "1", "y": "two"}, "body": "payload", "method": "POST"}
     assert http("GET", f"{sample.url}/api/echo/hello")[0] == 404  # prefix from host.json, not "api"
-    assert http("DELETE", f"{sample.url}/sample/echo/hello")[0] == 405
+    # The Functions host answers 404, not 405, for a method the route does not allow
+    # (azure-functions-host #10098), HEAD on a GET-only route included (#11625).
+    assert http("DELETE", f"{sample.url}/sample/echo/hello")[0] == 404
+    assert http("HEAD", f"{sample.url}/sample/boom")[0] == 404
     assert http("GET", f"{sample.url}/sample/boom")[0] == 500
     assert http("GET", f"{sample.url}/sample/off")[0] == 404  # AzureWebJobs.<name>.Disabled
 
@@ -83,16 +86,24 @@ def test_failing_message_is_retried_max_dequeue_count_times_then_poisoned(sample
     assert base64.b64decode(messages[0].content) == b"please fail"
 
 
-def test_plain_text_message_fails_decoding_and_is_poisoned_without_reaching_the_function(sample: Sample) -> None:
-    sample.raw.send_message("not base64 {")
+def test_plain_text_message_is_poisoned_on_first_receive_without_reaching_the_function(sample: Sample) -> None:
+    # Extensions.Storage.Queues: a message that fails decoding goes straight to poison (no retries).
+    sent = sample.raw.send_message("not base64 {")
     messages = wait_until(lambda: list(sample.poison.receive_messages(visibility_timeout=1)), timeout=30,
                           interval=0.3)
     assert messages[0].content == "not base64 {"
     assert not [r for r in sample.lines("queue.jsonl") if "base64" in str(r["body"])]
+    log_lines = [line for line in (sample.out / "host.log").read_text().splitlines() if sent.id in line]
+    assert len(log_lines) == 1, log_lines  # one receive: no failed deliveries before the poison move
+    assert "(dequeue count 1) moved to" in log_lines[0] and "decoding failed" in log_lines[0]
 
 
 def test_timer_fires_on_its_six_field_schedule_from_local_settings(sample: Sample) -> None:
-    ticks = wait_until(lambda: len(sample.lines("timer.jsonl")) >= 3 and sample.lines("timer.jsonl"), timeout=10)
+    ticks = wait_until(lambda: len(sample.lines("timer.jsonl")) >= 4 and sample.lines("timer.jsonl"), timeout=15)[:4]
     gaps = [float(b["at"]) - float(a["at"]) for a, b in itertools.pairwise(ticks)]  # type: ignore[arg-type]
-    assert all(0.5 < gap < 1.6 for gap in gaps[:2])
+    # Every second: each gap tolerates a late tick on a loaded machine (a late tick shortens the next gap),
+    # while the mean over three gaps still tells 1 s from 0.5 s or 2 s schedules.
+    assert all(0.1 < gap < 2.5 for gap in gaps), gaps
+    assert 0.7 < sum(gaps) / len(gaps) < 1.5, gaps
+    # The host never marks a scheduled invocation past due, however late (TimerListener.HandleTimerEvent).
     assert not any(t["past_due"] for t in ticks)

@@ -1,8 +1,9 @@
 """HTTP triggers served under host.json's routePrefix, routes read from the app's functions.
 
-Route templates follow the host's syntax: `{name}`, `{name:int}` (and other constraints, matched
-as one path segment), `{name?}` and catch-all `{*name}`; matching is case-insensitive. Function
-keys are not enforced, as with Core Tools locally.
+Routes and their precedence: see tools.devhost.routing. A known route asked with a method it does
+not allow answers 404, as the host does. Request bodies may be Content-Length (digits only) or
+chunked framed, up to the host's 100 MB limit (413 above it); a malformed framing answers 400 and
+closes the connection. Function keys are not enforced, as with Core Tools locally.
 """
 
 from __future__ import annotations
@@ -10,61 +11,28 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import re
 import socket
 import urllib.parse
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import azure.functions as func
 
 from tools.devhost.app_loader import FunctionInfo
+from tools.devhost.routing import Route, build_routes, compile_route
+
+__all__ = ["MAX_REQUEST_BODY_BYTES", "DevHttpServer", "Route", "build_routes", "compile_route", "invoke"]
 
 log = logging.getLogger("devhost.http")
-_PARAM = re.compile(r"^\{(\*?)([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z]+)(?:\([^)]*\))?)?(\?)?\}$")
-_CONSTRAINTS = {"int": r"-?\d+", "long": r"-?\d+", "bool": r"(?i:true|false)", "guid": r"[0-9a-fA-F-]{32,36}",
-                "alpha": r"[A-Za-z]+"}
+# The host's default request body limit (Kestrel MaxRequestBodySize in the Functions host): 100 MB.
+MAX_REQUEST_BODY_BYTES = 100 * 1024 * 1024
+_CHUNK_LINE_LIMIT = 8192
 
 
-@dataclass
-class Route:
-    function: FunctionInfo
-    pattern: re.Pattern[str]
-    methods: frozenset[str]
-    template: str
-
-
-def compile_route(template: str) -> re.Pattern[str]:
-    parts = []
-    for segment in [s for s in template.strip("/").split("/") if s]:
-        match = _PARAM.match(segment)
-        if not match:
-            parts.append("/" + re.escape(segment))
-            continue
-        catch_all, name, constraint, optional = match.groups()
-        if catch_all:
-            parts.append(f"(?:/(?P<{name}>.*))?")
-            continue
-        body = _CONSTRAINTS.get((constraint or "").lower(), r"[^/]+")
-        parts.append(f"(?:/(?P<{name}>{body})){'?' if optional else ''}")
-    return re.compile("^" + "".join(parts) + "/?$", re.IGNORECASE)
-
-
-def build_routes(functions: list[FunctionInfo], route_prefix: str) -> list[Route]:
-    routes = []
-    prefix = route_prefix.strip("/")
-    for info in functions:
-        if info.trigger_type != "httpTrigger":
-            continue
-        route = str(info.trigger.get("route") or info.name)
-        template = f"{prefix}/{route}" if prefix else route
-        methods = frozenset(str(m).upper() for m in info.trigger.get("methods") or
-                            ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"])
-        routes.append(Route(info, compile_route(template), methods, template))
-    # Literal segments win over parameters, as in ASP.NET routing.
-    routes.sort(key=lambda r: (r.template.count("{"), -len(r.template)))
-    return routes
+class BodyFramingError(Exception):
+    def __init__(self, status: int, why: str) -> None:
+        super().__init__(why)
+        self.status = status
 
 
 def invoke(function: FunctionInfo, arguments: dict[str, Any]) -> Any:
@@ -91,27 +59,74 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         log.debug("%s %s", self.address_string(), format % args)
 
+    def _read_body(self) -> bytes:
+        """The request body: chunked or Content-Length framed, at most MAX_REQUEST_BODY_BYTES."""
+        encodings = [e.strip().lower() for v in self.headers.get_all("Transfer-Encoding") or [] for e in v.split(",")]
+        if encodings:
+            if encodings[-1] != "chunked":
+                raise BodyFramingError(400, f"unsupported Transfer-Encoding {encodings}")
+            return self._read_chunked()
+        lengths = {v.strip() for v in self.headers.get_all("Content-Length") or []}
+        if not lengths:
+            return b""
+        if len(lengths) > 1 or not all(v.isdigit() and v.isascii() for v in lengths):
+            raise BodyFramingError(400, f"invalid Content-Length {sorted(lengths)}")
+        length = int(lengths.pop())
+        if length > MAX_REQUEST_BODY_BYTES:
+            raise BodyFramingError(413, f"body of {length} bytes is above {MAX_REQUEST_BODY_BYTES}")
+        body = self.rfile.read(length) if length else b""
+        if len(body) != length:
+            raise BodyFramingError(400, "connection closed before the whole body arrived")
+        return body
+
+    def _chunk_line(self) -> bytes:
+        line = self.rfile.readline(_CHUNK_LINE_LIMIT + 1)
+        if len(line) > _CHUNK_LINE_LIMIT or not line.endswith(b"\n"):
+            raise BodyFramingError(400, "malformed chunked body")
+        return line.rstrip(b"\r\n")
+
+    def _read_chunked(self) -> bytes:
+        parts: list[bytes] = []
+        total = 0
+        while True:
+            size_text = self._chunk_line().split(b";", 1)[0].strip()
+            if not size_text or any(c not in b"0123456789abcdefABCDEF" for c in size_text):
+                raise BodyFramingError(400, f"bad chunk size {size_text!r}")
+            size = int(size_text, 16)
+            if size == 0:
+                while self._chunk_line():  # trailer fields, up to the empty line
+                    pass
+                return b"".join(parts)
+            total += size
+            if total > MAX_REQUEST_BODY_BYTES:
+                raise BodyFramingError(413, f"chunked body is above {MAX_REQUEST_BODY_BYTES} bytes")
+            data = self.rfile.read(size)
+            if len(data) != size or self.rfile.read(2) != b"\r\n":
+                raise BodyFramingError(400, "malformed chunk")
+            parts.append(data)
+
     def _dispatch(self) -> None:
         parsed = urllib.parse.urlsplit(self.path)
-        path = urllib.parse.unquote(parsed.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        matched_path = False
-        for route in self.server.routes:
-            match = route.pattern.match(path.rstrip("/") or "/")
-            if not match or route.function.disabled():
-                continue
-            matched_path = True
-            if self.command not in route.methods:
-                continue
-            self._run(route, match, parsed, body)
+        try:
+            body = self._read_body()
+        except BodyFramingError as exc:
+            log.info("%s %s rejected: %s", self.command, parsed.path, exc)
+            self.close_connection = True
+            self._send(exc.status, b"", {}, close=True)
             return
-        status = 405 if matched_path else 404
-        self._send(status, b"", {})
+        for route in self.server.routes:
+            values = route.match(parsed.path)
+            if values is None or route.function.disabled() or self.command not in route.methods:
+                continue
+            self._run(route, values, parsed, body)
+            return
+        # A known route asked with another method is a 404 in the Functions host, not a 405
+        # (azure-functions-host #10098; HEAD on a GET-only route too, #11625).
+        self._send(404, b"", {})
 
-    def _run(self, route: Route, match: re.Match[str], parsed: urllib.parse.SplitResult, body: bytes) -> None:
+    def _run(self, route: Route, route_params: dict[str, str], parsed: urllib.parse.SplitResult,
+             body: bytes) -> None:
         params = {k: v[-1] for k, v in urllib.parse.parse_qs(parsed.query, keep_blank_values=True).items()}
-        route_params = {k: urllib.parse.unquote(v) for k, v in match.groupdict().items() if v is not None}
         host = self.headers.get("Host") or f"127.0.0.1:{self.server.server_address[1]}"
         request = func.HttpRequest(self.command, f"http://{host}{self.path}", headers=dict(self.headers.items()),
                                    params=params, route_params=route_params, body=body)
@@ -128,11 +143,13 @@ class _Handler(BaseHTTPRequestHandler):
             headers["Content-Type"] = f"{response.mimetype}; charset={response.charset or 'utf-8'}"
         self._send(response.status_code, response.get_body() or b"", headers)
 
-    def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+    def _send(self, status: int, body: bytes, headers: dict[str, str], close: bool = False) -> None:
         self.send_response(status)
         for key, value in headers.items():
             if key.lower() not in {"content-length", "connection"}:
                 self.send_header(key, value)
+        if close:
+            self.send_header("Connection", "close")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":

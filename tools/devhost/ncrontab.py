@@ -1,5 +1,8 @@
 """Six-field NCRONTAB schedules as the Functions timer trigger reads them (UTC).
 
+Five-field expressions (`minute hour day month day-of-week`) are accepted as the host's
+CronSchedule accepts them, firing at second 0.
+
 `{second} {minute} {hour} {day} {month} {day-of-week}`; each field takes `*`, numbers, ranges
 `a-b`, steps `*/n` / `a-b/n`, lists `a,b`, and month / weekday names. When both day and
 day-of-week are restricted, a time must match both (NCrontab's rule). A TimeSpan `hh:mm:ss`
@@ -75,9 +78,11 @@ class Schedule:
             everything: frozenset[int] = frozenset()
             return cls(everything, everything, everything, everything, everything, everything, interval)
         parts = text.split()
+        if len(parts) == 5:
+            parts.insert(0, "0")
         if len(parts) != 6:
-            raise ValueError(f"NCRONTAB needs six fields (second minute hour day month day-of-week), got {len(parts)}"
-                             f" in {expression!r}")
+            raise ValueError("NCRONTAB needs six fields (second minute hour day month day-of-week) or five "
+                             f"(no seconds), got {len(parts)} in {expression!r}")
         sets = [_parse_field(p, name, lo, hi, names) for p, (name, lo, hi, names) in zip(parts, _FIELDS, strict=True)]
         return cls(sets[0], sets[1], sets[2], sets[3], sets[4], sets[5])
 

@@ -6,7 +6,8 @@
   once its dequeue count reaches `maxDequeueCount` it is copied to `<queue>-poison` and deleted.
   A message received with a count already above the limit (a crash mid-run) goes straight there.
 - `messageEncoding` base64 (default): the message text is base64-decoded before the function sees
-  it; text that is not base64 fails the invocation like any other error.
+  it; text that is not base64 goes to the poison queue on its first receive, without invoking the
+  function or retrying (the host's Extensions.Storage.Queues MessageDecodingFailed handling).
 - Idle polling backs off exponentially from 100 ms to `maxPollingInterval`.
 """
 
@@ -150,6 +151,10 @@ class QueueListener:
                 return
             try:
                 body = decode_message_text(str(message.content), self.options.base64)
+            except ValueError as exc:
+                self._to_poison(message, f"message decoding failed: {exc}")
+                return
+            try:
                 argument = func_queue.QueueMessage(  # type: ignore[no-untyped-call]
                     id=message.id, body=body, dequeue_count=message.dequeue_count,
                     expiration_time=message.expires_on, insertion_time=message.inserted_on,
@@ -177,7 +182,8 @@ class QueueListener:
                                       visibility_timeout=int(self.options.visibility_timeout_s))
 
     def _to_poison(self, message: QueueMessage, why: str) -> None:
-        log.error("message %s moved to %s: %s", message.id, self.poison.queue_name, why)
+        log.error("message %s (dequeue count %s) moved to %s: %s", message.id, message.dequeue_count,
+                  self.poison.queue_name, why)
         # Same text as received: the poison queue keeps the original encoding.
         self.poison.send_message(message.content)
         self.queue.delete_message(message.id, message.pop_receipt)

@@ -1,4 +1,11 @@
-"""Timer triggers on their NCRONTAB schedules (UTC), with runOnStartup and past_due."""
+"""Timer triggers on their NCRONTAB schedules (UTC), with runOnStartup.
+
+past_due is always False here. In the host (WebJobs.Extensions TimerListener.HandleTimerEvent) a
+scheduled or runOnStartup invocation is never past due, however late it runs: IsPastDue is only
+set for the one catch-up run at startup when the storage-backed ScheduleMonitor finds a missed
+occurrence, which this local host does not keep. Occurrences missed by more than CATCH_UP_WINDOW
+(a long-running function) are skipped, as the host computes the next one from the invocation time.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +20,7 @@ from tools.devhost.http_server import invoke
 from tools.devhost.ncrontab import Schedule
 
 log = logging.getLogger("devhost.timer")
-PAST_DUE_AFTER = timedelta(seconds=1)
+CATCH_UP_WINDOW = timedelta(seconds=1)
 
 
 class TimerRunner:
@@ -33,17 +40,16 @@ class TimerRunner:
         self._stop.set()
         self._thread.join(timeout)
 
-    def _fire(self, due: datetime) -> None:
-        past_due = datetime.now(UTC) - due > PAST_DUE_AFTER
+    def _fire(self) -> None:
         self.invocations += 1
         try:
-            invoke(self.function, {self.function.arg_name: TimerRequest(past_due=past_due)})
+            invoke(self.function, {self.function.arg_name: TimerRequest(past_due=False)})
         except Exception:
             log.exception("timer function %s failed", self.function.name)
 
     def _run(self) -> None:
         if self.run_on_startup and not self.function.disabled():
-            self._fire(datetime.now(UTC))
+            self._fire()
         due = self.schedule.next_after(datetime.now(UTC))
         while not self._stop.is_set():
             wait = (due - datetime.now(UTC)).total_seconds()
@@ -52,5 +58,5 @@ class TimerRunner:
             if datetime.now(UTC) < due:
                 continue
             if not self.function.disabled():
-                self._fire(due)
-            due = self.schedule.next_after(max(due, datetime.now(UTC) - PAST_DUE_AFTER))
+                self._fire()
+            due = self.schedule.next_after(max(due, datetime.now(UTC) - CATCH_UP_WINDOW))

@@ -35,7 +35,14 @@ def test_sunday_as_seven_and_timespan() -> None:
     assert s.interval == timedelta(seconds=10)
 
 
-@pytest.mark.parametrize("bad", ["* * * * *", "61 * * * * *", "*/0 * * * * *", "5-1 * * * * *", "x * * * * *"])
+def test_five_field_cron_fires_at_second_zero() -> None:
+    # The host's CronSchedule takes the classic five fields too: minute hour day month day-of-week.
+    assert Schedule.parse("* * * * *").next_after(at("2026-01-01T10:02:30")) == at("2026-01-01T10:03:00")
+    assert Schedule.parse("*/5 9 * * mon").next_after(at("2026-01-01T00:00:00")) == at("2026-01-05T09:00:00")
+
+
+@pytest.mark.parametrize("bad", ["* * * *", "* * * * * * *", "61 * * * * *", "*/0 * * * * *", "5-1 * * * * *",
+                                 "x * * * * *"])
 def test_invalid_expressions_are_rejected(bad: str) -> None:
     with pytest.raises(ValueError):
         Schedule.parse(bad)
