@@ -19,6 +19,7 @@ from openai.types.shared_params import ResponseFormatJSONSchema
 
 from analysis.catalog import CATEGORIES
 from shared.config import Settings
+from shared.platforms.common import require_secure_endpoint
 from shared.redaction import redact, redact_text
 
 SCHEMA_NAME = "pipeline_failure_rca"
@@ -150,6 +151,7 @@ def build_client(settings: Settings) -> tuple[openai.OpenAI, str]:
     key = settings.get("OPENAI_API_KEY").strip()
     endpoint = settings.get("AZURE_OPENAI_ENDPOINT").strip()
     if endpoint:
+        require_secure_endpoint(endpoint, "AZURE_OPENAI_ENDPOINT")  # before a key or token is attached
         kwargs: dict[str, Any] = {"azure_endpoint": endpoint, "api_version": settings.get("AZURE_OPENAI_API_VERSION"),
                                   "timeout": timeout, "max_retries": retries}
         if key:
@@ -161,6 +163,8 @@ def build_client(settings: Settings) -> tuple[openai.OpenAI, str]:
                 DefaultAzureCredential(), "https://cognitiveservices.azure.com/.default")
         return openai.AzureOpenAI(**kwargs), model
     base_url = settings.get("OPENAI_BASE_URL").strip() or None
+    if base_url is not None:
+        require_secure_endpoint(base_url, "OPENAI_BASE_URL")
     return openai.OpenAI(base_url=base_url, api_key=key or "unset", timeout=timeout, max_retries=retries), model
 
 
@@ -177,18 +181,26 @@ def _reason(exc: Exception) -> str:
 
 
 class LlmAnalyzer:
-    def __init__(self, client: openai.OpenAI, model: str, max_tokens: int = 1200) -> None:
+    def __init__(self, client: openai.OpenAI | None, model: str, max_tokens: int = 1200, *,
+                 config_error: str | None = None) -> None:
         self.client = client
         self.model = model
         self.max_tokens = max_tokens
+        self.config_error = config_error  # why no client could be built (nothing is sent then)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LlmAnalyzer:
-        client, model = build_client(settings)
+        try:
+            client, model = build_client(settings)
+        except ValueError as exc:  # e.g. an http:// endpoint: the key is never sent in clear text
+            return cls(None, settings.get("OPENAI_MODEL"), config_error=str(exc))
         return cls(client, model)
 
     def analyze(self, context: dict[str, Any], on_request: Callable[[], None] | None = None) -> LlmOutcome:
         messages = build_messages(context)
+        if self.client is None:
+            return LlmOutcome(answer=None, fallback_reason=f"config: {self.config_error or 'no LLM client'}",
+                              model=self.model)
         if on_request:
             on_request()
         try:

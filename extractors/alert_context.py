@@ -24,6 +24,16 @@ RESOURCE_KEYS = ("_ResourceId", "ResourceId", "Resource")
 PIPELINE_COLUMNS = ("PipelineName", "PipelineRunId", "Pipeline")
 
 
+def as_list(value: Any) -> list[Any]:
+    """A JSON array as a list; a single object or string as a one-item list; anything else (null,
+    numbers, booleans) as an empty list. A string is never iterated character by character."""
+    if isinstance(value, list):
+        return value
+    if isinstance(value, dict | str):
+        return [value] if value else []
+    return []
+
+
 def text(value: Any) -> str | None:
     if value is None:
         return None
@@ -66,11 +76,11 @@ def result_rows(context: dict[str, Any], criteria: list[dict[str, Any]]) -> list
     rows: list[dict[str, str]] = []
     results = context.get("SearchResults")
     if isinstance(results, dict):
-        for table in results.get("tables") or []:
+        for table in as_list(results.get("tables")):
             if not isinstance(table, dict):
                 continue
-            columns = [str(c.get("name")) for c in table.get("columns") or [] if isinstance(c, dict)]
-            for row in table.get("rows") or []:
+            columns = [str(c.get("name")) for c in as_list(table.get("columns")) if isinstance(c, dict)]
+            for row in as_list(table.get("rows")):
                 if isinstance(row, list):
                     rows.append({c: "" if v is None else str(v) for c, v in zip(columns, row, strict=False)})
     for holder in [context, *criteria]:
@@ -85,11 +95,11 @@ def when(value: Any) -> str | None:
         return None
     try:
         return to_iso(parse_iso(raw))
-    except ValueError:
+    except (ValueError, OverflowError):  # e.g. "0001-01-01T00:00:00+01:00" is before year 1 in UTC
         pass
     try:
         return to_iso(datetime.strptime(raw, "%m/%d/%Y %I:%M:%S %p").replace(tzinfo=UTC))
-    except ValueError:
+    except (ValueError, OverflowError):
         return raw
 
 

@@ -97,13 +97,13 @@ class AzureMonitorExtractor(Extractor):
             return result
 
         condition: dict[str, Any] = context["condition"] if isinstance(context.get("condition"), dict) else {}
-        criteria = [c for c in condition.get("allOf") or [] if isinstance(c, dict)]
+        criteria = [c for c in ac.as_list(condition.get("allOf")) if isinstance(c, dict)]
         dimensions: dict[str, str] = ac.dims(context.get("Dimensions"))
         for criterion in criteria:
             dimensions.update(ac.dims(criterion.get("dimensions")))
         rows = ac.result_rows(context, criteria)
-        targets = [str(t) for t in essentials.get("alertTargetIDs") or [] if t]
-        config_items = [str(t) for t in essentials.get("configurationItems") or [] if t]
+        targets = [str(t) for t in ac.as_list(essentials.get("alertTargetIDs")) if t]
+        config_items = [str(t) for t in ac.as_list(essentials.get("configurationItems")) if t]
         links = [str(v) for c in [context, *criteria] for k, v in c.items() if k.lower().startswith("linkto") and v]
         namespaces = [str(c.get("metricNamespace") or "") for c in criteria]
         decision = ac.decide(targets, config_items, [dimensions, *rows], namespaces, service, links)

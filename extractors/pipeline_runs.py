@@ -21,13 +21,19 @@ from shared.config import Settings
 from shared.models import Extraction, Failure, Platform
 from shared.platforms.adf import AdfFactory
 from shared.platforms.common import error_text, optional_setting
-from shared.platforms.runs import PipelineRunsApi, activity_runs, invoked_by_pipeline, iter_run_pages, moment
+from shared.platforms.runs import PipelineRunsApi, activity_runs, iter_run_pages, moment, reported_by_parent
 from shared.platforms.synapse import SynapseWorkspace
 from shared.timeutil import to_iso
 
 log = logging.getLogger(__name__)
 MAX_CHILD_DEPTH = 5
 PIPELINE_PLATFORMS = (Platform.ADF.value, Platform.SYNAPSE.value)
+# Metrics about triggers: no pipeline, no run -- looking up "failed runs in the window" would report
+# unrelated pipeline runs instead of the trigger failure.
+TRIGGER_METRICS = frozenset({"triggerfailedruns", "integrationtriggerrunsended"})
+# At most this many failures come out of one alert (at least ENRICHMENT_MAX_RUNS); the rest is
+# recorded in enrichment_errors (the sweep reports them one by one).
+MAX_FAILURES_PER_ALERT = 100
 
 
 def api_for(failure: Failure, settings: Settings) -> PipelineRunsApi:
@@ -56,6 +62,9 @@ def enrich_pipeline_failures(extraction: Extraction, settings: Settings) -> Extr
                                                 f"{exc} (the alert does not name the factory / workspace)")
             out.append(failure)
             continue
+        if not failure.run_id and str(failure.origin.get("metric") or "").lower() in TRIGGER_METRICS:
+            out.append(failure)  # a trigger failure is not a pipeline run: keep it as the alert said
+            continue
         if failure.run_id:
             if needs_root_cause(failure):
                 enrich_run(failure, api, extraction.enrichment_errors)
@@ -82,18 +91,32 @@ def failed_runs_of_alert(template: Failure, api: PipelineRunsApi, settings: Sett
     slack = timedelta(minutes=int(settings.get("ENRICHMENT_WINDOW_SLACK_MINUTES") or 5))
     after, before = (start or end - timedelta(hours=1)) - slack, end + slack
     max_runs = int(optional_setting(settings, "ENRICHMENT_MAX_RUNS", "25"))
-    found: list[Failure] = []
+    cap = max(MAX_FAILURES_PER_ALERT, max_runs)
+    runs: list[dict[str, Any]] = []
+    overflow = False
     try:
         for page in iter_run_pages(api, after, before, pipeline=template.pipeline, status="Failed"):
-            for run in page:
-                if not template.pipeline and invoked_by_pipeline(run):
-                    continue  # a child run: its parent is in the list too and reports the child's error
-                failure = failure_from_run(template, api, run)
-                if len(found) < max_runs:
-                    enrich_run(failure, api, errors, run=run)
-                found.append(failure)
+            runs += page
+            if len(runs) > cap:
+                overflow = True
+                break
     except Exception as exc:  # keep what was found; the rest is recorded
         errors.append(error_text(exc, f"queryPipelineRuns for {template.pipeline or 'all pipelines'}"))
+    failed_ids = {str(r.get("runId")) for r in runs}
+    found: list[Failure] = []
+    for run in runs:
+        if reported_by_parent(run, failed_ids):
+            continue  # a child run whose parent failed too: the parent reports the child's error
+        if len(found) >= cap:
+            overflow = True
+            break
+        failure = failure_from_run(template, api, run)
+        if len(found) < max_runs:
+            enrich_run(failure, api, errors, run=run)
+        found.append(failure)
+    if overflow:
+        errors.append(f"more than {cap} failed runs in the window; only the first {cap} became failures of this "
+                      "alert (the others are not reported by this alert; the sweep, when enabled, finds them)")
     if len(found) > max_runs:
         errors.append(f"{len(found)} failed runs in the window; the activity errors of the first {max_runs} were "
                       "fetched (ENRICHMENT_MAX_RUNS), the others keep the run's own message")

@@ -16,6 +16,36 @@ from shared.config import Settings
 from shared.models import Extraction, Failure, Platform, Source
 from shared.platforms.databricks import DatabricksWorkspace
 
+_REQUIRED_TEXT = ("source", "platform", "resource")
+_OPTIONAL_TEXT = ("pipeline", "run_id", "activity", "error_code", "failure_type", "message", "start", "end")
+_MAPPINGS = ("links", "origin", "fingerprint_parts")
+
+
+def _failure(item: dict[str, Any]) -> tuple[Failure | None, str]:
+    """A Failure from one queued item, or why it cannot be one (types are checked, never trusted)."""
+    data: dict[str, Any] = {}
+    for key in _REQUIRED_TEXT:
+        value = item.get(key)
+        if not isinstance(value, str) or not value.strip():
+            return None, f"{key} is missing or not text"
+        data[key] = value
+    for key in _OPTIONAL_TEXT:
+        value = item.get(key)
+        if value is None or isinstance(value, str):
+            data[key] = value
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            data[key] = str(value)
+        else:
+            return None, f"{key} is not text"
+    for key in _MAPPINGS:
+        value = item.get(key)
+        if value is not None and not isinstance(value, dict):
+            return None, f"{key} is not an object"
+        data[key] = dict(value or {})
+    level = item.get("level")
+    data["level"] = level if isinstance(level, str) and level else "error"
+    return Failure(**data), ""
+
 
 class SweepExtractor(Extractor):
     source = Source.SWEEP.value
@@ -24,7 +54,18 @@ class SweepExtractor(Extractor):
         items = payload.get("failures") if isinstance(payload, dict) else None
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
             return Extraction(ignored_reason="sweep message without a failures list")
-        return Extraction(failures=[Failure.from_dict(i) for i in items])
+        failures: list[Failure] = []
+        problems: list[str] = []
+        for index, item in enumerate(items):
+            failure, problem = _failure(item)
+            if failure is not None:
+                failures.append(failure)
+            else:
+                problems.append(f"failure {index}: {problem}")
+        if not failures:
+            return Extraction(ignored_reason="sweep message without a valid failure" +
+                              (f" ({'; '.join(problems)[:500]})" if problems else ""))
+        return Extraction(failures=failures, enrichment_errors=[f"sweep {p} (skipped)" for p in problems])
 
     def enrich(self, extraction: Extraction, settings: Settings) -> Extraction:
         databricks: DatabricksWorkspace | None = None

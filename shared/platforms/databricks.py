@@ -22,6 +22,7 @@ from databricks.sdk import WorkspaceClient
 from databricks.sdk.clock import Clock
 from databricks.sdk.config import Config
 from databricks.sdk.credentials_provider import CredentialsProvider, CredentialsStrategy
+from databricks.sdk.service import jobs
 from databricks.sdk.service.compute import EventType, GetEventsOrder
 
 from shared.config import Settings
@@ -126,25 +127,36 @@ class DatabricksWorkspace:
         return str(self.client.get_workspace_id())
 
     def get_run(self, run_id: int) -> dict[str, Any]:
-        """runs/get, with every page of tasks (the API pages arrays longer than 100)."""
+        """runs/get, with every page of tasks (the API pages arrays longer than 100).
+
+        Pages are fetched one request at a time (the SDK's own get_run follows next_page_token with no
+        bound): paging stops at a repeated token, a page with no new task / iteration, or MAX_TASK_PAGES."""
         self.calls["runs/get"] += 1
-        run = self.client.jobs.get_run(run_id).as_dict()
+        run = self._run_page(run_id, None)
         token = run.pop("next_page_token", None)
         tokens: set[str] = set()
-        seen = {_task_key(t) for t in run.get("tasks") or []}
+        seen = {_task_key(t) for key in ("tasks", "iterations") for t in run.get(key) or []}
         for _ in range(MAX_TASK_PAGES):
             if not token or token in tokens:  # a repeated token would loop forever
                 break
             tokens.add(token)
             self.calls["runs/get"] += 1
-            more = self.client.jobs.get_run(run_id, page_token=token).as_dict()
-            new = [t for t in more.get("tasks") or [] if _task_key(t) not in seen]
-            if not new:  # a page with nothing new: the server is not making progress
+            more = self._run_page(run_id, token)
+            progress = False
+            for key in ("tasks", "iterations"):
+                new = [t for t in more.get(key) or [] if _task_key(t) not in seen]
+                if new:
+                    progress = True
+                    seen.update(_task_key(t) for t in new)
+                    run[key] = [*(run.get(key) or []), *new]
+            if not progress:  # a page with nothing new: the server is not making progress
                 break
-            seen.update(_task_key(t) for t in new)
-            run["tasks"] = [*(run.get("tasks") or []), *new]
             token = more.get("next_page_token")
         return dict(run)
+
+    def _run_page(self, run_id: int, page_token: str | None) -> dict[str, Any]:
+        page: dict[str, Any] = jobs.JobsAPI.get_run(self.client.jobs, run_id, page_token=page_token).as_dict()
+        return page
 
     def get_run_output(self, task_run_id: int) -> dict[str, Any]:
         self.calls["runs/get-output"] += 1

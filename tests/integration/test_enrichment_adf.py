@@ -219,3 +219,71 @@ def test_processed_alert_makes_one_incident_per_run_and_resolved_closes_them(ser
                                                              resolved))
     assert sorted(outcome.incident_ids) == sorted(fired.incident_ids)
     assert {services.incidents.get(i).status for i in fired.incident_ids} == {"resolved"}  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("metric", ["TriggerFailedRuns", "IntegrationTriggerRunsEnded"])
+def test_a_trigger_alert_keeps_the_trigger_failure_and_looks_up_no_runs(sim: AdfSimulator, metric: str) -> None:
+    factory = sim.add_factory("contoso-adf", subscription=FACTORY_ID.split("/")[2], resource_group="pipelines-rg")
+    now = utc_now()
+    factory.add_failed_run("UnrelatedPipelineA", "boom A", start=now - timedelta(minutes=10))
+    factory.add_failed_run("UnrelatedPipelineB", "boom B", start=now - timedelta(minutes=8))
+    body = pipeline_failed_runs_alert(FACTORY_ID, "NightlyTrigger", now - timedelta(minutes=15), now, metric=metric)
+    result = enrich(body, sim_settings(ARM_ENDPOINT=sim.url))
+    [failure] = result.failures
+    assert (failure.run_id, failure.pipeline) == (None, None)
+    assert failure.origin["trigger"] == "NightlyTrigger" and failure.message == "trigger NightlyTrigger failed"
+    assert sim.counts["queryPipelineRuns"] == 0 and result.enrichment_errors == []
+
+
+class LoopingSimulator(AdfSimulator):
+    """A misbehaving server: every runs page is the first one, with the same or always a new token."""
+
+    def __init__(self, same_token: bool) -> None:
+        super().__init__(page_size=2)
+        self.same_token = same_token
+
+    def _runs_page(self, q: dict[str, str], body: dict[str, object], kind: str,
+                   name: str) -> tuple[int, dict[str, str], object]:
+        status, headers, page = super()._runs_page(q, {**body, "continuationToken": None}, kind, name)
+        if isinstance(page, dict):
+            page["continuationToken"] = "again" if self.same_token else f"t{self.counts['queryPipelineRuns']}"
+        return status, headers, page
+
+
+@pytest.mark.parametrize("same_token", [True, False], ids=["repeated-token", "no-new-runs"])
+def test_paging_stops_when_the_server_repeats_itself(same_token: bool) -> None:
+    sim = LoopingSimulator(same_token)
+    sim.start()
+    try:
+        seeded(sim)
+        result = enrich(alert(), sim_settings(ARM_ENDPOINT=sim.url))
+        assert sim.counts["queryPipelineRuns"] == 2  # the first page, then the one that repeats it
+        runs = [f.run_id for f in result.failures]
+        assert len(runs) == len(set(runs)) == 2  # each run once
+    finally:
+        sim.stop()
+
+
+def test_failures_of_one_alert_are_capped_and_the_overflow_recorded(sim: AdfSimulator) -> None:
+    factory = sim.add_factory("contoso-adf", subscription=FACTORY_ID.split("/")[2], resource_group="pipelines-rg")
+    now = utc_now()
+    for i in range(130):
+        factory.add_failed_run("IngestOrders", f"error {i}", start=now - timedelta(minutes=20, seconds=-i),
+                               run_id=f"r-{i:03d}")
+    result = enrich(alert(), sim_settings(ARM_ENDPOINT=sim.url, ENRICHMENT_MAX_RUNS="2"))
+    assert len(result.failures) == 100
+    assert any("more than 100 failed runs" in e for e in result.enrichment_errors)
+
+
+def test_a_failed_child_of_a_parent_that_caught_it_is_reported(sim: AdfSimulator) -> None:
+    factory = sim.add_factory("contoso-adf", subscription=FACTORY_ID.split("/")[2], resource_group="pipelines-rg")
+    parent, child = factory.add_execute_pipeline_failure("NightlyLoad", "LoadWarehouse", "Login failed for user")
+    parent.status = "Succeeded"  # try/catch in the parent: the parent run succeeded, only the child failed
+    now = utc_now()
+    body = envelope(metric_context("PipelineFailedRuns", {"FailureType": "UserError"},
+                                   start=to_iso(now - timedelta(minutes=30)), end=to_iso(now)),
+                    essentials(alertTargetIDs=[FACTORY_ID.lower()]))
+    [failure] = enrich(body, sim_settings(ARM_ENDPOINT=sim.url)).failures
+    assert (failure.run_id, failure.pipeline, failure.message) == (child.run_id, "LoadWarehouse",
+                                                                   "Login failed for user")
+    assert failure.origin["parent_run_id"] == parent.run_id

@@ -61,3 +61,63 @@ def test_429_is_retried_and_401_is_reported(airflow: AirflowSimulator) -> None:
     with pytest.raises(AirflowApiError) as err:
         client.get_task_instance("orders_daily", RUN, "load_orders")
     assert err.value.status == 401
+
+
+@pytest.mark.parametrize("header,attempts,waited", [
+    ("in 100 s", 1, (0.0, 1.0)),  # beyond ENRICHMENT_MAX_RETRY_AFTER_SECONDS: not waited for
+    ("in 2 s", 2, (0.9, 4.5)),  # an HTTP-date within the cap: waited for
+    ("-1", 2, (0.0, 0.9)),  # negative: clamped to 0
+    ("soon", 2, (0.0, 2.0)),  # unparseable: the ordinary backoff
+])
+def test_retry_after_as_seconds_or_http_date_is_honoured_up_to_the_cap(header: str, attempts: int,
+                                                                        waited: tuple[float, float]) -> None:
+    import threading
+    import time
+    from email.utils import formatdate
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    arrivals: list[float] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            arrivals.append(time.monotonic())
+            value = formatdate(time.time() + float(header.split()[1]), usegmt=True) if header.startswith("in ") \
+                else header
+            self.send_response(429)
+            self.send_header("Retry-After", value)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = AirflowApi(sim_settings(AIRFLOW_URL=f"http://127.0.0.1:{server.server_address[1]}",
+                                         AIRFLOW_TOKEN="t", ENRICHMENT_MAX_RETRIES="1",
+                                         ENRICHMENT_MAX_RETRY_AFTER_SECONDS="30"), api_version="v2")
+        started = time.monotonic()
+        with pytest.raises(AirflowApiError) as caught:
+            client.get_task_instance("d", "r", "t")
+        assert caught.value.status == 429 and len(arrivals) == attempts
+        if attempts == 2:
+            assert waited[0] <= arrivals[1] - arrivals[0] <= waited[1]
+        else:
+            assert time.monotonic() - started < waited[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_retry_after_parsing() -> None:
+    from email.utils import formatdate
+
+    from shared.platforms.airflow import _retry_after
+
+    assert _retry_after("5") == 5.0 and _retry_after("-3") == 0.0 and _retry_after(None) is None
+    assert _retry_after("garbage") is None and _retry_after("nan") is None
+    assert _retry_after(formatdate(0, usegmt=True)) == 0.0  # a date in the past
+    import time
+
+    assert 50 < (_retry_after(formatdate(time.time() + 60, usegmt=True)) or 0) <= 60

@@ -95,3 +95,35 @@ def test_a_placeholder_run_id_is_reported_not_fetched(dbx: DatabricksSimulator) 
     result = X.enrich(X.parse(corpus("databricks__webhook-jobs-on-failure-job__1.json")), settings(dbx))
     assert len(result.failures) == 1 and "not a Databricks run id" in result.enrichment_errors[0]
     assert dbx.counts["runs/get"] == 0
+
+
+def test_a_retry_after_beyond_the_cap_is_not_waited_for(dbx: DatabricksSimulator) -> None:
+    import time
+
+    run = dbx.add_failed_job_run("job", "transform", "boom")
+    dbx.inject("runs/get", status=429, retry_after=12)
+    settings = sim_settings(DATABRICKS_HOST=dbx.url, DATABRICKS_TOKEN=SIM_TOKEN, ENRICHMENT_TIMEOUT_SECONDS="1",
+                            ENRICHMENT_MAX_RETRY_AFTER_SECONDS="2", ENRICHMENT_MAX_RETRIES="1")
+    started = time.monotonic()
+    result = X.enrich(X.parse(webhook(run["run_id"])), settings)
+    assert time.monotonic() - started < 5
+    [error] = result.enrichment_errors
+    assert "TooManyRequests" in error and result.failures[0].message is None
+
+
+def test_a_runs_get_page_token_that_never_ends_is_not_followed_forever(dbx: DatabricksSimulator) -> None:
+    import threading
+
+    from shared.platforms.databricks import DatabricksWorkspace
+
+    run = dbx.add_failed_job_run("job", "transform", "boom")
+    run["next_page_token"] = "MA=="  # offset 0 again: every page of the run answers the same token and the same tasks
+    outcome: dict[str, object] = {}
+    workspace = DatabricksWorkspace(sim_settings(DATABRICKS_HOST=dbx.url, DATABRICKS_TOKEN=SIM_TOKEN))
+    thread = threading.Thread(target=lambda: outcome.update(run=workspace.get_run(run["run_id"])), daemon=True)
+    thread.start()
+    thread.join(15)
+    assert not thread.is_alive(), "get_run kept following the page token"
+    got = outcome["run"]
+    assert isinstance(got, dict) and len(got["tasks"]) == len(run["tasks"])
+    assert dbx.counts["runs/get"] == 2

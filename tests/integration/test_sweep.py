@@ -228,3 +228,82 @@ def test_the_timer_entry_point_runs_the_sweep_with_the_process_settings(services
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env={**os.environ, **empty},
                           capture_output=True, text=True, timeout=120, check=True)
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {"enqueued": 0, "sources": 0, "targets": []}
+
+
+def test_a_failed_child_whose_parent_caught_it_is_swept(services: Services, sim: AdfSimulator) -> None:
+    factory = sim.add_factory("contoso-adf", subscription=FACTORY_ID.split("/")[2], resource_group="pipelines-rg")
+    parent, child = factory.add_execute_pipeline_failure("Nightly", "LoadDW", "Login failed for user",
+                                                        start=NOW - timedelta(minutes=30))
+    parent.status = "Succeeded"  # try/catch: the parent succeeded, the failed child is the only trace
+    sweep.run(services, now=NOW)
+    assert swept_run_ids(drain(services)) == [child.run_id]
+
+
+class BrokenTableServer:
+    """A local stand-in for the Table service that answers every request with 500 -- or, with
+    `reads_work`, reads as an empty table (404 for an entity, no rows) and fails only the writes."""
+
+    def __init__(self, reads_work: bool = False) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def _fail(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                status, body = 500, b'{"odata.error":{"code":"InternalError","message":{"value":"simulated outage"}}}'
+                if reads_work and self.command == "GET":
+                    status, body = (200, b'{"value":[]}') if "()" in self.path else (404, body.replace(
+                        b"InternalError", b"ResourceNotFound"))
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_MERGE = _fail
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/devstoreaccount1"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_storage_error_of_one_target_is_reported_not_raised(services: Services, sim: AdfSimulator) -> None:
+    from azure.core.credentials import AzureNamedKeyCredential
+    from azure.data.tables import TableClient
+
+    from shared.platforms.adf import AdfFactory
+
+    factory_with(sim, 20, 10)
+    broken = BrokenTableServer()
+    try:
+        table = TableClient(broken.url, "sweepstate", credential=AzureNamedKeyCredential(
+            "devstoreaccount1", "c2ltdWxhdGVkLWtleQ=="), retry_total=0)
+        api = AdfFactory(FACTORY_ID, services.settings)
+        budget = sweep.Budget(10)
+        report = sweep._sweep(services, sweep.SweepState(table), FACTORY_ID, "adf", sweep._pipeline_runs(api),
+                              budget, NOW, api)
+        assert report.error and "watermark" in report.error and report.enqueued == 0
+    finally:
+        broken.stop()
+    # the watermark read works but saving it fails (no failed run in the window: nothing to enqueue)
+    quiet = sim.add_factory("quiet-adf", subscription=FACTORY_ID.split("/")[2], resource_group="pipelines-rg")
+    writes_fail = BrokenTableServer(reads_work=True)
+    try:
+        table = TableClient(writes_fail.url, "sweepstate", credential=AzureNamedKeyCredential(
+            "devstoreaccount1", "c2ltdWxhdGVkLWtleQ=="), retry_total=0)
+        api = AdfFactory(quiet.resource_id, services.settings)
+        report = sweep._sweep(services, sweep.SweepState(table), quiet.resource_id, "adf", sweep._pipeline_runs(api),
+                              sweep.Budget(10), NOW, api)
+        assert "saving the sweep watermark" in str(report.error) and report.watermark is None
+    finally:
+        writes_fail.stop()
