@@ -13,22 +13,20 @@ import pytest
 from shared.timeutil import utc_now
 from tests.conftest import http, wait_until
 from tests.support.azurite import DevHostProcess
-from tests.support.fixtures_platforms import FACTORY_ID
+from tests.support.fixtures_platforms import FACTORY_ID, contoso_factory
 from tools.simulators.adf import DEMO_ERRORS, AdfSimulator, pipeline_failed_runs_alert
 
 
 @pytest.fixture
 def sim() -> Iterator[AdfSimulator]:
-    server = AdfSimulator()
-    server.start()
-    factory = server.add_factory("contoso-adf", subscription=FACTORY_ID.split("/")[2], resource_group="pipelines-rg")
-    now = utc_now()
-    for i, (_, activity, code, kind, message) in enumerate(DEMO_ERRORS):
-        factory.add_failed_run("IngestOrders", message, code=code, failure_type=kind, activity=activity,
-                               start=now - timedelta(minutes=20 - 5 * i), run_id=f"e2e-run-{i}")
-    factory.add_run("IngestOrders", start=now - timedelta(minutes=25))
-    yield server
-    server.stop()
+    with AdfSimulator() as server:
+        factory = contoso_factory(server)
+        now = utc_now()
+        for i, (_, activity, code, kind, message) in enumerate(DEMO_ERRORS):
+            factory.add_failed_run("IngestOrders", message, code=code, failure_type=kind, activity=activity,
+                                   start=now - timedelta(minutes=20 - 5 * i), run_id=f"e2e-run-{i}")
+        factory.add_run("IngestOrders", start=now - timedelta(minutes=25))
+        yield server
 
 
 @pytest.fixture

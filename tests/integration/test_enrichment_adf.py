@@ -16,7 +16,16 @@ from shared.config import Settings
 from shared.models import Envelope, Extraction
 from shared.runtime import Services
 from shared.timeutil import to_iso, utc_now, utc_now_iso
-from tests.support.fixtures_platforms import FACTORY_ID, corpus, envelope, essentials, metric_context, sim_settings
+from tests.support.fixtures_platforms import (
+    FACTORY_ID,
+    SUB,
+    contoso_factory,
+    corpus,
+    envelope,
+    essentials,
+    metric_context,
+    sim_settings,
+)
 from tools.simulators.adf import AdfSimulator, SimActivity, SimFactory, activity_error, pipeline_failed_runs_alert
 
 ERRORS = [json.loads(line) for line in (Path(__file__).resolve().parents[1] / "corpus" /
@@ -27,15 +36,13 @@ X = AzureMonitorExtractor()
 
 @pytest.fixture
 def sim() -> Iterator[AdfSimulator]:
-    server = AdfSimulator()
-    server.start()
-    yield server
-    server.stop()
+    with AdfSimulator() as server:
+        yield server
 
 
 def seeded(sim: AdfSimulator) -> SimFactory:
     """IngestOrders failed 3 times in the last 20 minutes; noise around it."""
-    factory = sim.add_factory("contoso-adf", subscription=FACTORY_ID.split("/")[2], resource_group="pipelines-rg")
+    factory = contoso_factory(sim)
     now = utc_now()
     for i, error in enumerate(ADF_ERRORS):
         factory.add_failed_run("IngestOrders", error["message"], code=error["error_code"],
@@ -171,7 +178,7 @@ def test_a_real_error_object_with_details_is_kept_whole(sim: AdfSimulator) -> No
 
 
 def test_synapse_alert_through_the_synapse_rest_api(sim: AdfSimulator) -> None:
-    workspace = sim.add_workspace("contoso-syn", subscription=FACTORY_ID.split("/")[2], resource_group="pipelines-rg")
+    workspace = sim.add_workspace("contoso-syn", subscription=SUB, resource_group="pipelines-rg")
     workspace.add_failed_run("LoadDW", "Query failed because of a topology change or compute container failure",
                              code="2011", activity="Run SQL", run_id="syn-1")
     now = utc_now()
@@ -223,7 +230,7 @@ def test_processed_alert_makes_one_incident_per_run_and_resolved_closes_them(ser
 
 @pytest.mark.parametrize("metric", ["TriggerFailedRuns", "IntegrationTriggerRunsEnded"])
 def test_a_trigger_alert_keeps_the_trigger_failure_and_looks_up_no_runs(sim: AdfSimulator, metric: str) -> None:
-    factory = sim.add_factory("contoso-adf", subscription=FACTORY_ID.split("/")[2], resource_group="pipelines-rg")
+    factory = contoso_factory(sim)
     now = utc_now()
     factory.add_failed_run("UnrelatedPipelineA", "boom A", start=now - timedelta(minutes=10))
     factory.add_failed_run("UnrelatedPipelineB", "boom B", start=now - timedelta(minutes=8))
@@ -265,7 +272,7 @@ def test_paging_stops_when_the_server_repeats_itself(same_token: bool) -> None:
 
 
 def test_failures_of_one_alert_are_capped_and_the_overflow_recorded(sim: AdfSimulator) -> None:
-    factory = sim.add_factory("contoso-adf", subscription=FACTORY_ID.split("/")[2], resource_group="pipelines-rg")
+    factory = contoso_factory(sim)
     now = utc_now()
     for i in range(130):
         factory.add_failed_run("IngestOrders", f"error {i}", start=now - timedelta(minutes=20, seconds=-i),
@@ -276,7 +283,7 @@ def test_failures_of_one_alert_are_capped_and_the_overflow_recorded(sim: AdfSimu
 
 
 def test_a_failed_child_of_a_parent_that_caught_it_is_reported(sim: AdfSimulator) -> None:
-    factory = sim.add_factory("contoso-adf", subscription=FACTORY_ID.split("/")[2], resource_group="pipelines-rg")
+    factory = contoso_factory(sim)
     parent, child = factory.add_execute_pipeline_failure("NightlyLoad", "LoadWarehouse", "Login failed for user")
     parent.status = "Succeeded"  # try/catch in the parent: the parent run succeeded, only the child failed
     now = utc_now()

@@ -17,12 +17,10 @@ RUN = "scheduled__2025-04-15T00:00:00+00:00"
 
 @pytest.fixture(params=[2, 3])
 def airflow(request: pytest.FixtureRequest) -> Iterator[AirflowSimulator]:
-    server = AirflowSimulator(major=request.param)
-    server.start()
-    server.add_task_instance("orders_daily", RUN, "load_orders", try_number=3, max_tries=2)
-    server.add_task_instance("orders_daily", RUN, "extract", state="success")
-    yield server
-    server.stop()
+    with AirflowSimulator(major=request.param) as server:
+        server.add_task_instance("orders_daily", RUN, "load_orders", try_number=3, max_tries=2)
+        server.add_task_instance("orders_daily", RUN, "extract", state="success")
+        yield server
 
 
 def api(sim: AirflowSimulator) -> AirflowApi:

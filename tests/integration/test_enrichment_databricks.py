@@ -20,10 +20,8 @@ TRACE = ("Traceback (most recent call last):\n  File \"/Workspace/etl/transform.
 
 @pytest.fixture
 def dbx() -> Iterator[DatabricksSimulator]:
-    server = DatabricksSimulator()
-    server.start()
-    yield server
-    server.stop()
+    with DatabricksSimulator() as server:
+        yield server
 
 
 def settings(dbx: DatabricksSimulator) -> Settings:

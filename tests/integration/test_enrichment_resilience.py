@@ -16,7 +16,7 @@ from shared import processing
 from shared.models import Envelope, Extraction
 from shared.runtime import Services
 from shared.timeutil import utc_now, utc_now_iso
-from tests.support.fixtures_platforms import FACTORY_ID, corpus, sim_settings
+from tests.support.fixtures_platforms import FACTORY_ID, contoso_factory, corpus, sim_settings
 from tools.simulators.adf import AdfSimulator, pipeline_failed_runs_alert
 from tools.simulators.databricks import SIM_TOKEN, DatabricksSimulator
 
@@ -26,14 +26,12 @@ DBX = DatabricksExtractor()
 
 @pytest.fixture
 def sim() -> Iterator[AdfSimulator]:
-    server = AdfSimulator()
-    server.start()
-    factory = server.add_factory("contoso-adf", subscription=FACTORY_ID.split("/")[2], resource_group="pipelines-rg")
-    for i in range(3):
-        factory.add_failed_run("IngestOrders", f"error {i}", start=utc_now() - timedelta(minutes=10 + i),
-                               run_id=f"run-{i}")
-    yield server
-    server.stop()
+    with AdfSimulator() as server:
+        factory = contoso_factory(server)
+        for i in range(3):
+            factory.add_failed_run("IngestOrders", f"error {i}", start=utc_now() - timedelta(minutes=10 + i),
+                                   run_id=f"run-{i}")
+        yield server
 
 
 def alert() -> dict[str, object]:
@@ -107,11 +105,9 @@ def test_processor_makes_the_incident_and_audits_enrichment_failed(services: Ser
 
 @pytest.fixture
 def dbx() -> Iterator[DatabricksSimulator]:
-    server = DatabricksSimulator()
-    server.start()
-    server.add_failed_job_run("nightly_orders", "transform", "ZeroDivisionError: division by zero", run_id=5000)
-    yield server
-    server.stop()
+    with DatabricksSimulator() as server:
+        server.add_failed_job_run("nightly_orders", "transform", "ZeroDivisionError: division by zero", run_id=5000)
+        yield server
 
 
 def dbx_failure() -> dict[str, object]:

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from shared.config import REPO_ROOT
-from tests.support.fixtures_platforms import FACTORY_ID, PAYLOADS, corpus, envelope, essentials
+from tests.support.fixtures_platforms import FACTORY_ID, PAYLOADS, contoso_factory, corpus, envelope, essentials
 from tools import extract
 from tools.simulators.adf import AdfSimulator, pipeline_failed_runs_alert
 from tools.simulators.databricks import SIM_TOKEN, DatabricksSimulator
@@ -140,14 +140,12 @@ def test_an_ignored_body_exits_0() -> None:
 
 @pytest.fixture
 def sim() -> Iterator[AdfSimulator]:
-    server = AdfSimulator()
-    server.start()
-    factory = server.add_factory("contoso-adf", subscription=FACTORY_ID.split("/")[2], resource_group="pipelines-rg")
-    for i in range(3):
-        factory.add_failed_run("IngestOrders", f"The required Blob is missing ({i}).", code="BadRequest",
-                               activity="GetMetadata", run_id=f"run-{i}")
-    yield server
-    server.stop()
+    with AdfSimulator() as server:
+        factory = contoso_factory(server)
+        for i in range(3):
+            factory.add_failed_run("IngestOrders", f"The required Blob is missing ({i}).", code="BadRequest",
+                                   activity="GetMetadata", run_id=f"run-{i}")
+        yield server
 
 
 def test_enrich_asks_the_factory_and_without_it_nothing_is_called(sim: AdfSimulator, tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from shared.identity import incident_identity
 from shared.models import Envelope, Failure
 from shared.runtime import Services
 from shared.timeutil import to_iso, utc_now, utc_now_iso
-from tests.support.fixtures_platforms import FACTORY_ID, corpus
+from tests.support.fixtures_platforms import FACTORY_ID, SUB, contoso_factory, corpus
 from tools.simulators.adf import AdfSimulator, SimFactory, pipeline_failed_runs_alert
 from tools.simulators.databricks import SIM_TOKEN, DatabricksSimulator
 
@@ -28,18 +28,14 @@ NOW = utc_now().replace(microsecond=0)
 
 @pytest.fixture
 def sim() -> Iterator[AdfSimulator]:
-    server = AdfSimulator(page_size=PAGE)
-    server.start()
-    yield server
-    server.stop()
+    with AdfSimulator(page_size=PAGE) as server:
+        yield server
 
 
 @pytest.fixture
 def dbx() -> Iterator[DatabricksSimulator]:
-    server = DatabricksSimulator()
-    server.start()
-    yield server
-    server.stop()
+    with DatabricksSimulator() as server:
+        yield server
 
 
 @pytest.fixture
@@ -51,7 +47,7 @@ def app_values(app_values: dict[str, str], sim: AdfSimulator, dbx: DatabricksSim
 
 def factory_with(sim: AdfSimulator, runs: int, failed_every: int) -> tuple[SimFactory, list[str]]:
     """`runs` runs that started 150 to 10 minutes ago; every `failed_every`-th one failed (real ADF error texts)."""
-    factory = sim.add_factory("contoso-adf", subscription=FACTORY_ID.split("/")[2], resource_group="pipelines-rg")
+    factory = contoso_factory(sim)
     failed = []
     for i in range(runs):
         start = NOW - timedelta(minutes=150) + timedelta(seconds=i * 140 * 60 / runs)  # all ended before NOW
@@ -156,7 +152,7 @@ def test_sweep_then_alert_and_alert_then_sweep_make_one_incident(services: Servi
 
 
 def test_child_runs_are_reported_through_their_parent(services: Services, sim: AdfSimulator) -> None:
-    factory = sim.add_factory("contoso-adf", subscription=FACTORY_ID.split("/")[2], resource_group="pipelines-rg")
+    factory = contoso_factory(sim)
     parent, _child = factory.add_execute_pipeline_failure("Nightly", "LoadDW", "Login failed for user",
                                                          start=NOW - timedelta(minutes=30))
     sweep.run(services, now=NOW)
@@ -193,7 +189,7 @@ def test_databricks_sweep_finds_failed_job_runs_as_the_webhook_would(dbx: Databr
 
 
 def test_synapse_workspaces_are_swept_through_the_synapse_api(sim: AdfSimulator, app_values: dict[str, str]) -> None:
-    workspace = sim.add_workspace("contoso-syn", subscription=FACTORY_ID.split("/")[2], resource_group="pipelines-rg")
+    workspace = sim.add_workspace("contoso-syn", subscription=SUB, resource_group="pipelines-rg")
     for i in range(3):
         workspace.add_failed_run("LoadDW", f"Websocket connection was closed unexpectedly ({i}).",
                                  start=NOW - timedelta(minutes=20 + i), run_id=f"syn-{i}")
@@ -231,7 +227,7 @@ def test_the_timer_entry_point_runs_the_sweep_with_the_process_settings(services
 
 
 def test_a_failed_child_whose_parent_caught_it_is_swept(services: Services, sim: AdfSimulator) -> None:
-    factory = sim.add_factory("contoso-adf", subscription=FACTORY_ID.split("/")[2], resource_group="pipelines-rg")
+    factory = contoso_factory(sim)
     parent, child = factory.add_execute_pipeline_failure("Nightly", "LoadDW", "Login failed for user",
                                                         start=NOW - timedelta(minutes=30))
     parent.status = "Succeeded"  # try/catch: the parent succeeded, the failed child is the only trace
@@ -296,7 +292,7 @@ def test_a_storage_error_of_one_target_is_reported_not_raised(services: Services
     finally:
         broken.stop()
     # the watermark read works but saving it fails (no failed run in the window: nothing to enqueue)
-    quiet = sim.add_factory("quiet-adf", subscription=FACTORY_ID.split("/")[2], resource_group="pipelines-rg")
+    quiet = sim.add_factory("quiet-adf", subscription=SUB, resource_group="pipelines-rg")
     writes_fail = BrokenTableServer(reads_work=True)
     try:
         table = TableClient(writes_fail.url, "sweepstate", credential=AzureNamedKeyCredential(

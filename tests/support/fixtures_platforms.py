@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.config import Settings
+from tools.simulators.adf import AdfSimulator, SimFactory
 
 PAYLOADS = Path(__file__).resolve().parents[1] / "corpus" / "payloads"
 SUB = "aaaa0a0a-bb1b-cc2c-dd3d-eeeeee4e4e4e"
@@ -53,6 +54,11 @@ def metric_context(metric: str, dimensions: dict[str, str] | None, namespace: st
                      metricValue="3", dimensions=pairs)
     context["condition"].update(windowStartTime=start, windowEndTime=end)
     return context
+
+
+def contoso_factory(sim: AdfSimulator) -> SimFactory:
+    """The simulated factory whose ARM id is FACTORY_ID."""
+    return sim.add_factory("contoso-adf", subscription=SUB, resource_group="pipelines-rg")
 
 
 def sim_settings(**values: str) -> Settings:

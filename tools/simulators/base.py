@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
 Response = tuple[int, dict[str, str], Any]
@@ -91,6 +91,13 @@ class SimServer:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     # --- observation and faults ----------------------------------------------------------
     def inject(self, endpoint: str | None = None, *, status: int | None = None, retry_after: float | None = None,
