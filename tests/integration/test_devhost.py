@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
 from tests.conftest import http, wait_until
@@ -45,6 +46,16 @@ def sample(azurite: Azurite, tmp_path: Path, unique_suffix: str) -> Iterator[Sam
         queue = QueueClient.from_connection_string(cs, queue_name, message_encode_policy=TextBase64EncodePolicy())
         poison = QueueClient.from_connection_string(cs, f"{queue_name}-poison")
         raw = QueueClient.from_connection_string(cs, queue_name)  # sends text as is, not base64
+
+        def created(client: QueueClient) -> bool:
+            try:
+                client.get_queue_properties()
+            except ResourceNotFoundError:
+                return False
+            return True
+
+        # The host creates its trigger queue and the poison queue when its listener starts.
+        wait_until(lambda: created(queue) and created(poison), timeout=15, interval=0.05)
         yield Sample(f"http://127.0.0.1:{port}", tmp_path, queue, poison, raw)
     finally:
         proc.terminate()
