@@ -36,6 +36,7 @@ run: setup
 test: setup infra-tools
 	$(PY) -m ruff check .
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 lint: setup

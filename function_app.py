@@ -1,10 +1,10 @@
-"""Wiring only: each trigger hands its input to a package function. Logic lives in shared/,
-extractors/ and remediation/."""
+"""Wiring only: each trigger hands its input to a package function. Logic lives in orchestration/
+and the packages below it."""
 
 import azure.functions as func
 
-from shared import api
-from shared.sweep_trigger import run_sweep
+from orchestration import actions, api
+from orchestration.sweep_trigger import run_sweep
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 
@@ -34,6 +34,16 @@ def get_incident(req: func.HttpRequest) -> func.HttpResponse:
     return api.get_incident(req)
 
 
+@app.route(route="incidents/{id}/acknowledge", methods=["POST"])
+def acknowledge_incident(req: func.HttpRequest) -> func.HttpResponse:
+    return actions.acknowledge(req)
+
+
+@app.route(route="incidents/{id}/resolve", methods=["POST"])
+def resolve_incident(req: func.HttpRequest) -> func.HttpResponse:
+    return actions.resolve(req)
+
+
 @app.route(route="alerts/{id}", methods=["GET"])
 def get_alert(req: func.HttpRequest) -> func.HttpResponse:
     return api.get_alert(req)
@@ -42,6 +52,19 @@ def get_alert(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def health(req: func.HttpRequest) -> func.HttpResponse:
     return api.health(req)
+
+
+# --- remediation (issue 8) ---
+# --- end remediation ---
+
+# --- notifications (issue 10) ---
+# --- end notifications ---
+
+# --- dashboard (issue 11) ---
+# --- end dashboard ---
+
+# --- agent (issue 12) ---
+# --- end agent ---
 
 
 @app.queue_trigger(arg_name="msg", queue_name="%ALERTS_QUEUE%", connection="AzureWebJobsStorage")

@@ -79,6 +79,9 @@ param logRetentionDays int = 30
 @description('ALERTS_QUEUE: queue between ingest and processing; `<name>-poison` is created too.')
 param alertsQueue string = 'alerts'
 
+@description('EVENTS_QUEUE: incident lifecycle events (state changes) for the notification function; `<name>-poison` is created too.')
+param eventsQueue string = 'incident-events'
+
 @description('INCIDENTS_TABLE')
 param incidentsTable string = 'incidents'
 
@@ -204,6 +207,26 @@ param remediationMode string = 'off'
 @description('NOTIFY_CHANNELS: comma-separated, of console, teams, slack, email, jira.')
 param notifyChannels string = 'console'
 
+// ---- remediation params (issue 8) ----
+// ---- end remediation params ----
+
+// ---- notifications params (issue 10) ----
+// ---- end notifications params ----
+
+// ---- dashboard params (issue 11) ----
+// ---- end dashboard params ----
+
+// ---- agent params (issue 12) ----
+// ---- end agent params ----
+
+// ---- hardening params (issue 9) ----
+@description('ALLOWED_RESOURCES: ARM id prefixes the app may query or act on; empty means the monitored factories and Synapse workspaces.')
+param allowedResources string = ''
+// ---- end hardening params ----
+
+// ---- performance params (issue 13) ----
+// ---- end performance params ----
+
 // ---- Secrets: stored in Key Vault, referenced from the app settings. Empty: no secret. ----
 
 @secure()
@@ -252,6 +275,8 @@ module storage 'app/storage.bicep' = {
     queueNames: [
       alertsQueue
       '${alertsQueue}-poison'
+      eventsQueue
+      '${eventsQueue}-poison'
     ]
     tableNames: [
       incidentsTable
@@ -340,6 +365,7 @@ var keyVaultRefs = {
 // The app's own settings, by the names shared/config.py reads.
 var appSettings = {
   ALERTS_QUEUE: alertsQueue
+  EVENTS_QUEUE: eventsQueue
   INCIDENTS_TABLE: incidentsTable
   ALERTS_TABLE: alertsTable
   AUDIT_TABLE: auditTable
@@ -383,6 +409,7 @@ var appSettings = {
   NOTIFY_CHANNELS: notifyChannels
   TEAMS_WEBHOOK_URL: keyVaultRefs.TEAMS_WEBHOOK_URL
   SLACK_WEBHOOK_URL: keyVaultRefs.SLACK_WEBHOOK_URL
+  ALLOWED_RESOURCES: allowedResources
 }
 
 module functionApp 'app/function.bicep' = {

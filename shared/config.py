@@ -39,6 +39,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AzureWebJobsStorage__credential", "", "`managedidentity` to use a managed identity (as the host does)."),
     Setting("AzureWebJobsStorage__clientId", "", "Client id of the user-assigned managed identity."),
     Setting("ALERTS_QUEUE", "alerts", "Queue the ingest functions write and `process` reads; poison queue is `<name>-poison`."),
+    Setting("EVENTS_QUEUE", "incident-events", "Queue of incident lifecycle events (opened, remediation planned / started / succeeded, escalated, resolved, ...), one message per state change; poison queue is `<name>-poison`."),
     Setting("INCIDENTS_TABLE", "incidents", "Table of incidents (one row per failed run) and their occurrence markers."),
     Setting("ALERTS_TABLE", "alerts", "Table of received alerts and what became of each."),
     Setting("AUDIT_TABLE", "audit", "Append-only audit trail of every state change."),
@@ -54,6 +55,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SWEEP_LOOKBACK_MINUTES", "60", "How far back the first sweep looks when no watermark exists."),
     Setting("SWEEP_OVERLAP_MINUTES", "10", "Overlap re-read before the watermark, for runs that finish late."),
     Setting("SWEEP_MAX_ENQUEUE", "200", "Most failures one sweep invocation enqueues (bounded work)."),
+    Setting("ALLOWED_RESOURCES", "", "Comma-separated ARM id prefixes (subscription, resource group, factory or workspace) the app may query or act on; empty means SWEEP_FACTORIES + SWEEP_SYNAPSE_WORKSPACES. Anything else is recorded without a call."),
     Setting("ENRICHMENT_ENABLED", "true", "`false` to never call platform APIs for the exact error."),
     Setting("ENRICHMENT_WINDOW_SLACK_MINUTES", "5", "Slack added around a metric alert's window when querying runs."),
     Setting("ENRICHMENT_TIMEOUT_SECONDS", "20", "Read timeout of each platform API call made for enrichment or the sweep."),
@@ -78,10 +80,27 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LLM_CACHE_TTL_HOURS", "168", "How long a cached root-cause analysis is reused for the same error signature."),
     Setting("LLM_FAILURE_BACKOFF_SECONDS", "300", "After a failed LLM call, the same signature is not sent again for this long."),
     Setting("LLM_UNKNOWN_MIN_CONFIDENCE", "80", "Confidence the LLM needs to allow one retry of an `unknown` error."),
+    # --- remediation (issue 8) ---
     Setting("REMEDIATION_MODE", "off", "Reserved for the remediation stage (next issue); nothing reads it yet, so remediation is off."),
+    # --- end remediation ---
+
+    # --- notifications (issue 10) ---
     Setting("NOTIFY_CHANNELS", "console", "Comma-separated notification channels; `console` (the app log) is the one built so far."),
     Setting("TEAMS_WEBHOOK_URL", "", "Reserved for the Teams notifier (next issue); not read yet.", secret=True),
     Setting("SLACK_WEBHOOK_URL", "", "Reserved for the Slack notifier (next issue); not read yet.", secret=True),
+    # --- end notifications ---
+
+    # --- dashboard (issue 11) ---
+    # --- end dashboard ---
+
+    # --- agent (issue 12) ---
+    # --- end agent ---
+
+    # --- hardening (issue 9) ---
+    # --- end hardening ---
+
+    # --- performance (issue 13) ---
+    # --- end performance ---
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -126,6 +145,10 @@ class Settings:
         return f"{self.alerts_queue}-poison"
 
     @property
+    def events_queue(self) -> str:
+        return self.get("EVENTS_QUEUE")
+
+    @property
     def incidents_table(self) -> str:
         return self.get("INCIDENTS_TABLE")
 
@@ -158,7 +181,7 @@ class Settings:
                 self.analysis_cache_table)
 
     def queues(self) -> tuple[str, ...]:
-        return (self.alerts_queue, self.poison_queue)
+        return (self.alerts_queue, self.poison_queue, self.events_queue, f"{self.events_queue}-poison")
 
     def containers(self) -> tuple[str, ...]:
         return (self.raw_container, self.payloads_container)

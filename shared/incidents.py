@@ -11,6 +11,9 @@ Entity schema, table INCIDENTS_TABLE:
     (`created`: whether that alert created the incident).
   PartitionKey = incident id, RowKey = "key|<alert key hash>": one per Azure Monitor alert instance
     (essentials.alertId) that reported this run, so its Resolved finds the incident whoever opened it.
+  PartitionKey = incident id, RowKey = "evt|<seq, 6 digits>": one per lifecycle event (shared.lifecycle.Event):
+    event, status (after it), actor, reason, time, published (bool). Written in the same transaction as the
+    status change it records, so an event exists exactly when its change does.
 
 Counting is exactly-once per received alert: the marker and the incident change are one
 entity-group transaction (same partition), so a redelivered queue message cannot count twice,
@@ -23,31 +26,64 @@ import base64
 import json
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 from azure.storage.blob import ContainerClient
 
 from shared.identity import alert_key_digest, incident_identity
-from shared.models import Failure, Incident, IncidentStatus
+from shared.lifecycle import RESOLUTION_OF, Event, IncidentStatus, TransitionError, next_status
+from shared.models import Failure, Incident
 
 INCIDENT_ROW = "incident"
 MARKER_PREFIX = "occ|"
 KEY_PREFIX = "key|"
+EVENT_PREFIX = "evt|"
 SCALAR_CAP = 1024  # ids and names come from the payload; a table property holds at most 64 KB
 MESSAGE_CAP = 16_000  # characters kept in the table; the full text stays in the failure blob
 FAILURE_INLINE_LIMIT = 24_000  # a property holds at most 32K UTF-16 characters
 MAX_ATTEMPTS = 200
 
-_JSON_FIELDS = ("links", "verdict", "analysis", "remediation", "notifications")
+_JSON_FIELDS = ("links", "verdict", "analysis", "remediation", "notifications", "ownership")
 _SCALAR_FIELDS = ("source", "platform", "resource", "pipeline", "run_id", "activity", "status", "occurrences",
                   "first_seen", "last_seen", "resolved_at", "error_code", "error_message", "failure_type",
-                  "alert_key", "identity_basis", "resolved_by")
+                  "alert_key", "identity_basis", "resolved_by", "resolution", "resolution_reason",
+                  "acknowledged_at", "acknowledged_by", "escalated_at", "event_seq", "team", "owner")
 FILTERABLE = ("status", "source", "platform", "pipeline", "run_id")
+
+
+@dataclass(frozen=True)
+class Transitioned:
+    incident: Incident  # after the event
+    event: Event
+    seq: int
+    status: str
+
+
+def event_row(incident_id: str, seq: int, event: Event, status: IncidentStatus, actor: str, reason: str,
+              now: str) -> dict[str, Any]:
+    return {"PartitionKey": incident_id, "RowKey": EVENT_PREFIX + f"{seq:06d}", "seq": seq, "event": event.value,
+            "status": status.value, "actor": actor[:SCALAR_CAP], "reason": reason[:SCALAR_CAP], "time": now,
+            "published": False}
+
+
+def _lifecycle_stamps(event: Event, status: IncidentStatus, actor: str, reason: str, now: str,
+                      resolution: str | None) -> dict[str, Any]:
+    stamps: dict[str, Any] = {}
+    if status is IncidentStatus.RESOLVED and event is not Event.REOPENED:
+        stamps.update(resolved_at=now, resolved_by=actor[:SCALAR_CAP], resolution_reason=reason[:SCALAR_CAP],
+                      resolution=str(resolution or RESOLUTION_OF.get(event) or "by_hand"))
+    if event is Event.ESCALATED:
+        stamps["escalated_at"] = now
+    if event is Event.ACKNOWLEDGED:
+        stamps.update(acknowledged_at=now, acknowledged_by=actor[:SCALAR_CAP])
+    if event is Event.REOPENED:
+        stamps.update(resolved_at="", resolved_by="", resolution="", resolution_reason="")
+    return stamps
 
 
 @dataclass(frozen=True)
@@ -112,8 +148,10 @@ class IncidentStore:
         return entity
 
     def _from_entity(self, entity: dict[str, Any], *, load_blobs: bool = False) -> Incident:
-        data: dict[str, Any] = {name: entity.get(name) for name in _SCALAR_FIELDS}
+        # "" is how a cleared property reads back (e.g. resolved_at after a reopen).
+        data: dict[str, Any] = {name: (None if entity.get(name) == "" else entity.get(name)) for name in _SCALAR_FIELDS}
         data["occurrences"] = int(data.get("occurrences") or 0)
+        data["event_seq"] = int(data.get("event_seq") or 0)
         for name in _JSON_FIELDS:
             raw = entity.get(f"{name}_json")
             data[name] = json.loads(raw) if raw else None
@@ -135,7 +173,7 @@ class IncidentStore:
         return Incident(
             id=incident_id, source=failure.source, platform=failure.platform, resource=failure.resource,
             pipeline=failure.pipeline, run_id=failure.run_id, activity=failure.activity,
-            status=IncidentStatus.OPEN.value, occurrences=1, first_seen=now, last_seen=now,
+            status=IncidentStatus.OPEN.value, occurrences=1, first_seen=now, last_seen=now, event_seq=1,
             error_code=failure.error_code, error_message=failure.message, failure_type=failure.failure_type,
             alert_key=failure.origin.get("alert_id") or None, identity_basis=basis, links=dict(failure.links),
             failure=failure.to_dict(),
@@ -158,8 +196,11 @@ class IncidentStore:
                 current = None
             try:
                 if current is None:
+                    opened = event_row(fresh.id, 1, Event.OPENED, IncidentStatus.OPEN, "processor",
+                                       f"first report (alert {alert_id})", now)
                     self.table.submit_transaction([("create", self._to_entity(fresh)),
-                                                   ("create", {**marker, "created": True}), *key_rows])
+                                                   ("create", {**marker, "created": True}), ("create", opened),
+                                                   *key_rows])
                     return Recorded(fresh, created=True, duplicate_delivery=False)
                 count = int(current.get("occurrences") or 0) + 1
                 last_seen = max(str(current.get("last_seen") or ""), now)
@@ -190,12 +231,9 @@ class IncidentStore:
         """Merge stage results (verdict=..., analysis=..., status=...) into the incident row."""
         entity: dict[str, Any] = {"PartitionKey": incident_id, "RowKey": INCIDENT_ROW}
         for name, value in fields.items():
-            if name in _JSON_FIELDS:
-                entity[f"{name}_json"] = json.dumps(value)
-            elif name in _SCALAR_FIELDS:
-                entity[name] = value
-            else:
-                raise ValueError(f"unknown incident field {name!r}")
+            if name in ("status", "event_seq"):
+                raise ValueError(f"{name} changes only through transition() (the lifecycle)")
+            entity.update(self._field_property(name, value))
         self.table.update_entity(entity, mode=UpdateMode.MERGE)
 
     # --- reads ---------------------------------------------------------------------------
@@ -212,25 +250,71 @@ class IncidentStore:
         ids = sorted({e["PartitionKey"] for e in self.table.query_entities(query, select=["PartitionKey"])})
         return [i for i in (self.get(incident_id) for incident_id in ids) if i is not None]
 
-    def resolve(self, incident_id: str, alert_id: str, now: str) -> bool:
-        """Mark an open incident resolved by this alert; False when it was already resolved meanwhile."""
-        for _ in range(MAX_ATTEMPTS):
+    def transition(self, incident_id: str, event: Event, *, actor: str, reason: str, now: str,
+                   fields: dict[str, Any] | None = None, resolution: str | None = None,
+                   guard: Callable[[Incident], bool] | None = None) -> Transitioned | None:
+        """Apply one lifecycle event: status change, lifecycle stamps, `fields` (e.g. remediation=...) and the
+        event row, in one ETag-conditional transaction. None when the incident does not exist or `guard`
+        (checked on the current state, e.g. "the plan is still waiting") says no; TransitionError when the
+        event is not possible in the current status."""
+        for attempt in range(MAX_ATTEMPTS):
             try:
                 current = self.table.get_entity(incident_id, INCIDENT_ROW)
             except ResourceNotFoundError:
-                return False
-            if current.get("status") == IncidentStatus.RESOLVED.value:
-                return False
+                return None
+            incident = self._from_entity(current)
+            if guard is not None and not guard(incident):
+                return None
+            status = next_status(incident.status, event)
+            seq = incident.event_seq + 1
+            update: dict[str, Any] = {"PartitionKey": incident_id, "RowKey": INCIDENT_ROW, "status": status.value,
+                                      "event_seq": seq}
+            update.update(_lifecycle_stamps(event, status, actor, reason, now, resolution))
+            for name, value in (fields or {}).items():
+                update.update(self._field_property(name, value))
+            row = event_row(incident_id, seq, event, status, actor, reason, now)
             try:
-                self.table.update_entity(
-                    {"PartitionKey": incident_id, "RowKey": INCIDENT_ROW, "status": IncidentStatus.RESOLVED.value,
-                     "resolved_at": now, "resolved_by": alert_id},
-                    mode=UpdateMode.MERGE, etag=current.metadata["etag"],
-                    match_condition=MatchConditions.IfNotModified)
-            except ResourceModifiedError:
-                continue  # counted or resolved meanwhile: look again
-            return True
-        raise RuntimeError(f"incident {incident_id}: too much contention while resolving")
+                self.table.submit_transaction([
+                    ("update", update, {"mode": UpdateMode.MERGE, "etag": current.metadata["etag"],
+                                        "match_condition": MatchConditions.IfNotModified}),
+                    ("create", row),
+                ])
+            except TableTransactionError as exc:
+                if getattr(exc, "error_code", None) not in ("UpdateConditionNotSatisfied", "EntityAlreadyExists"):
+                    raise
+                time.sleep(random.uniform(0, min(0.05 * (attempt + 1), 0.5)))
+                continue  # changed meanwhile: read again and re-check
+            current.update(update)
+            return Transitioned(self._from_entity(current), event, seq, status.value)
+        raise RuntimeError(f"incident {incident_id}: too much contention applying {event.value}")
+
+    def resolve(self, incident_id: str, alert_id: str, now: str) -> Transitioned | None:
+        """Resolve an unresolved incident because its alert sent Resolved; None when already resolved."""
+        try:
+            return self.transition(incident_id, Event.RESOLVED, actor=alert_id, now=now,
+                                   reason="Azure Monitor sent Resolved for the alert that reported this run",
+                                   resolution="by_resolve_alert")
+        except TransitionError:
+            return None
+
+    def events(self, incident_id: str, after_seq: int = 0) -> list[dict[str, Any]]:
+        """The incident's lifecycle events after `after_seq`, in order."""
+        low = _odata_quote(EVENT_PREFIX + f"{after_seq:06d}")
+        query = (f"PartitionKey eq {_odata_quote(incident_id)} and RowKey gt {low}"
+                 f" and RowKey lt {_odata_quote(EVENT_PREFIX + '~')}")
+        rows = [dict(e) for e in self.table.query_entities(query)]
+        return sorted(rows, key=lambda e: int(e["seq"]))
+
+    def mark_published(self, incident_id: str, seq: int) -> None:
+        row = {"PartitionKey": incident_id, "RowKey": EVENT_PREFIX + f"{seq:06d}", "published": True}
+        self.table.update_entity(row, mode=UpdateMode.MERGE)
+
+    def _field_property(self, name: str, value: Any) -> dict[str, Any]:
+        if name in _JSON_FIELDS:
+            return {f"{name}_json": json.dumps(value)}
+        if name in _SCALAR_FIELDS:
+            return {name: value}
+        raise ValueError(f"unknown incident field {name!r}")
 
     def exists(self, incident_ids: Iterable[str]) -> set[str]:
         found = set()

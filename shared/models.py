@@ -13,6 +13,8 @@ import enum
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from shared.lifecycle import IncidentStatus as IncidentStatus  # re-exported; the lifecycle owns it
+
 
 class Source(enum.StrEnum):
     """Where an alert came in (the ingest endpoint, or the sweep)."""
@@ -31,12 +33,6 @@ class Platform(enum.StrEnum):
     FUNCTIONS = "functions"
 
 
-class IncidentStatus(enum.StrEnum):
-    OPEN = "open"
-    REMEDIATING = "remediating"
-    RESOLVED = "resolved"
-
-
 class AlertStatus(enum.StrEnum):
     PROCESSED = "processed"
     IGNORED = "ignored"
@@ -48,6 +44,16 @@ class AuditAction(enum.StrEnum):
     OCCURRENCE_RECORDED = "occurrence_recorded"
     INCIDENT_RESOLVED = "incident_resolved"
     INCIDENT_REOPENED = "incident_reopened"
+    INCIDENT_ACKNOWLEDGED = "incident_acknowledged"
+    INCIDENT_ESCALATED = "incident_escalated"
+    INCIDENT_SUPERSEDED = "incident_superseded"
+    APPROVAL_REQUESTED = "approval_requested"
+    REMEDIATION_APPROVED = "remediation_approved"
+    REMEDIATION_REJECTED = "remediation_rejected"
+    REMEDIATION_SKIPPED = "remediation_skipped"
+    REMEDIATION_DRY_RUN = "remediation_dry_run"
+    REMEDIATION_CALL = "remediation_call"
+    SLA_BREACHED = "sla_breached"
     ALERT_IGNORED = "alert_ignored"
     ALERT_FAILED = "alert_failed"
     ENRICHMENT_FAILED = "enrichment_failed"
@@ -177,7 +183,17 @@ class Incident:
     remediation: dict[str, Any] | None = None
     notifications: list[dict[str, Any]] | None = None
     resolved_at: str | None = None
-    resolved_by: str | None = None  # id of the received alert that resolved it
+    resolved_by: str | None = None  # who resolved it: a received alert's id, a user, "remediation", "jira"
+    resolution: str | None = None  # shared.lifecycle.Resolution
+    resolution_reason: str | None = None
+    acknowledged_at: str | None = None
+    acknowledged_by: str | None = None
+    escalated_at: str | None = None
+    event_seq: int = 0  # sequence number of the last lifecycle event (shared.lifecycle.Event)
+    # Ownership and FinOps tags (team, owner, cost_center, ...) from routing data or the platform's own tags.
+    team: str | None = None
+    owner: str | None = None
+    ownership: dict[str, Any] | None = None
 
     def to_api(self) -> dict[str, Any]:
         data = asdict(self)

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from orchestration.runtime import Services
 from shared.config import Settings
-from shared.runtime import Services
 from tests.support.azurite import Azurite, DevHostProcess
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
@@ -34,6 +34,7 @@ def storage_values(connection_string: str, suffix: str) -> dict[str, str]:
     return {
         "AzureWebJobsStorage": connection_string,
         "ALERTS_QUEUE": f"alerts{suffix}",
+        "EVENTS_QUEUE": f"events{suffix}",
         "INCIDENTS_TABLE": f"incidents{suffix}",
         "ALERTS_TABLE": f"alerts{suffix}",
         "AUDIT_TABLE": f"audit{suffix}",

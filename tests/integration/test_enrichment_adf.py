@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from extractors.azure_monitor import AzureMonitorExtractor
-from shared import processing
+from orchestration import processing
+from orchestration.runtime import Services
 from shared.config import Settings
 from shared.models import Envelope, Extraction
-from shared.runtime import Services
 from shared.timeutil import to_iso, utc_now, utc_now_iso
 from tests.support.fixtures_platforms import (
     FACTORY_ID,

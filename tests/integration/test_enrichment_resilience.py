@@ -12,9 +12,9 @@ import pytest
 
 from extractors.azure_monitor import AzureMonitorExtractor
 from extractors.databricks import DatabricksExtractor
-from shared import processing
+from orchestration import processing
+from orchestration.runtime import Services
 from shared.models import Envelope, Extraction
-from shared.runtime import Services
 from shared.timeutil import utc_now, utc_now_iso
 from tests.support.fixtures_platforms import FACTORY_ID, contoso_factory, corpus, sim_settings
 from tools.simulators.adf import AdfSimulator, pipeline_failed_runs_alert

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from analysis.stages import AnalyzeStage
+from orchestration.processing import process_envelope
+from orchestration.runtime import Services
 from shared.config import Settings
 from shared.models import Envelope, Failure, Incident
-from shared.processing import process_envelope
-from shared.runtime import Services
 from shared.timeutil import utc_now_iso
 from tools.simulators.openai_server import OpenAIStub
 

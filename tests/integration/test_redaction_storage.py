@@ -10,10 +10,10 @@ from collections.abc import Iterator
 import pytest
 
 from analysis.stages import AnalyzeStage, ClassifyStage
+from orchestration.processing import process_envelope
+from orchestration.runtime import Services
 from shared.config import Settings
 from shared.models import Envelope, Failure, Incident
-from shared.processing import process_envelope
-from shared.runtime import Services
 from shared.timeutil import utc_now_iso
 from tests.unit.analysis.secrets_corpus import SECRETS, all_secret_values
 from tools.simulators.openai_server import OpenAIStub

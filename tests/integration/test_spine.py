@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from azure.storage.queue import QueueClient
 
-from shared import ingest, processing
+from orchestration import ingest, processing
+from orchestration.runtime import Services
 from shared.incidents import IncidentStore
 from shared.models import AlertStatus, AuditAction, Envelope, Failure, IncidentStatus
-from shared.runtime import Services
 from tests.conftest import load_payload
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from shared import ingest, processing
+from orchestration import ingest, processing
+from orchestration.runtime import Services
 from shared.models import AlertStatus, AuditAction, Envelope, Failure, IncidentStatus
-from shared.runtime import Services
 from shared.timeutil import utc_now_iso
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"

@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 from typing import ClassVar
 
-from shared import ingest, processing
+from notify.console import ConsoleNotifier
+from orchestration import ingest, processing
+from orchestration.runtime import Services
 from shared.models import AlertStatus, AuditAction, Failure, Incident
-from shared.runtime import Services
-from shared.stages import ConsoleNotifier, IncidentStage, StageResult
+from shared.stages import IncidentStage, StageResult
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "databricks-job-failed.json"
 

@@ -12,11 +12,11 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from shared import processing, sweep
+from orchestration import processing, sweep
+from orchestration.runtime import Services
 from shared.config import REPO_ROOT, Settings
 from shared.identity import incident_identity
 from shared.models import Envelope, Failure
-from shared.runtime import Services
 from shared.timeutil import to_iso, utc_now, utc_now_iso
 from tests.support.fixtures_platforms import FACTORY_ID, SUB, contoso_factory, corpus
 from tools.simulators.adf import AdfSimulator, SimFactory, pipeline_failed_runs_alert
@@ -214,7 +214,7 @@ def test_sweep_reports_an_api_error_and_keeps_the_watermark(services: Services, 
 def test_the_timer_entry_point_runs_the_sweep_with_the_process_settings(services: Services, sim: AdfSimulator,
                                                                           app_values: dict[str, str]) -> None:
     factory_with(sim, 50, 10)  # 5 failed
-    code = "import json; from shared.sweep_trigger import run_sweep; print(json.dumps(run_sweep(past_due=True)))"
+    code = "import json; from orchestration.sweep_trigger import run_sweep; print(json.dumps(run_sweep(past_due=True)))"
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env={**os.environ, **app_values},
                           capture_output=True, text=True, timeout=120, check=True)
     report = json.loads(done.stdout.strip().splitlines()[-1])

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
+from orchestration.ingest import QUEUE_MESSAGE_LIMIT, base64_length, raw_blob_name
 from shared.config import SETTINGS, Settings, load_settings
-from shared.ingest import QUEUE_MESSAGE_LIMIT, base64_length, raw_blob_name
 from shared.models import Envelope
 from shared.timeutil import parse_iso, to_iso
 

@@ -15,13 +15,15 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 
 from extractors import extractor_for
+from orchestration.ingest import raw_blob_name
+from orchestration.runtime import Services
 from shared.identity import incident_identity
-from shared.ingest import raw_blob_name
+from shared.lifecycle import Event, Resolution
 from shared.models import AlertRecord, AlertStatus, AuditAction, Envelope, Extraction, Failure
 from shared.redaction import redact, redact_text
-from shared.runtime import Services
 from shared.stages import StageResult
 from shared.timeutil import utc_now_iso
+from shared.transitions import EventMessage
 
 log = logging.getLogger(__name__)
 ACTOR = "processor"
@@ -120,7 +122,11 @@ def _record(services: Services, envelope: Envelope, failure: Failure, enrichment
     if created:
         _audit(services, incident.id, AuditAction.INCIDENT_CREATED, envelope.id, once,
                f"first report of {incident.platform} {incident.pipeline or ''} run {incident.run_id or '-'}",
-               {"source": envelope.source, "identity": incident.identity_basis})
+               {"source": envelope.source, "identity": incident.identity_basis, "event": Event.OPENED.value})
+        if once:
+            services.lifecycle.republish_pending(incident.id)
+        else:
+            services.lifecycle.publish(EventMessage(incident.id, 1, Event.OPENED.value, incident.status, now))
         for problem in enrichment_errors:
             _audit(services, incident.id, AuditAction.ENRICHMENT_FAILED, envelope.id, once,
                    "the incident was made from what the alert carried: " + problem, {})
@@ -168,9 +174,15 @@ def _resolve(services: Services, envelope: Envelope, extraction: Extraction) -> 
     for incident in services.incidents.by_alert_key(extraction.alert_key):
         # Resolved by this very alert on an earlier delivery: finish its audit, count it again.
         redelivered = incident.resolved_by == envelope.id
-        if redelivered or services.incidents.resolve(incident.id, envelope.id, now):
+        done = None if redelivered else services.incidents.resolve(incident.id, envelope.id, now)
+        if redelivered or done:
             _audit(services, incident.id, AuditAction.INCIDENT_RESOLVED, envelope.id, redelivered,
-                   "Azure Monitor sent Resolved for the alert that reported this run", {})
+                   "Azure Monitor sent Resolved for the alert that reported this run",
+                   {"event": Event.RESOLVED.value, "resolution": Resolution.BY_RESOLVE_ALERT.value})
+            if done:
+                services.lifecycle.publish(EventMessage(incident.id, done.seq, Event.RESOLVED.value, done.status, now))
+            else:
+                services.lifecycle.republish_pending(incident.id)
             resolved.append(incident.id)
     if not resolved:
         return _finish(services, envelope, AlertStatus.IGNORED, [],

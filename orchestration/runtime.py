@@ -9,11 +9,13 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+from orchestration.stages import default_stages
 from shared.config import Settings, load_settings
 from shared.incidents import IncidentStore
 from shared.records import AlertStore, AuditLog
-from shared.stages import IncidentStage, default_stages
+from shared.stages import IncidentStage
 from shared.storage import StorageClients
+from shared.transitions import Lifecycle
 
 
 @dataclass
@@ -23,6 +25,7 @@ class Services:
     incidents: IncidentStore
     alerts: AlertStore
     audit: AuditLog
+    lifecycle: Lifecycle
     stages: list[IncidentStage] = field(default_factory=list)
     _ready: bool = False
     _ready_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -30,13 +33,16 @@ class Services:
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
         storage = StorageClients(settings)
+        incidents = IncidentStore(storage.table(settings.incidents_table),
+                                  storage.container(settings.payloads_container))
+        audit = AuditLog(storage.table(settings.audit_table))
         return cls(
             settings=settings,
             storage=storage,
-            incidents=IncidentStore(storage.table(settings.incidents_table),
-                                    storage.container(settings.payloads_container)),
+            incidents=incidents,
             alerts=AlertStore(storage.table(settings.alerts_table)),
-            audit=AuditLog(storage.table(settings.audit_table)),
+            audit=audit,
+            lifecycle=Lifecycle(incidents, audit, storage.queue(settings.events_queue)),
             stages=default_stages(settings, storage),
         )
 

@@ -14,9 +14,9 @@ from typing import Any
 
 from azure.core.exceptions import AzureError
 
+from orchestration.runtime import Services
 from shared.models import Envelope
 from shared.redaction import redact
-from shared.runtime import Services
 from shared.timeutil import utc_now_iso
 
 QUEUE_MESSAGE_LIMIT = 64 * 1024  # bytes of message text, after base64

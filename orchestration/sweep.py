@@ -31,16 +31,16 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
+from orchestration.ingest import enqueue
+from orchestration.runtime import Services
 from shared.config import Settings
 from shared.identity import incident_identity
-from shared.ingest import enqueue
 from shared.models import Failure, Platform, Source
 from shared.platforms.adf import AdfFactory
 from shared.platforms.common import error_text
 from shared.platforms.databricks import DatabricksWorkspace
 from shared.platforms.runs import PipelineRunsApi, iter_run_pages, moment, reported_by_parent
 from shared.platforms.synapse import SynapseWorkspace
-from shared.runtime import Services
 from shared.timeutil import to_iso, utc_now
 
 log = logging.getLogger(__name__)

@@ -1,12 +1,12 @@
-"""Timer entry point of the sweep for failures no alert reported (logic: shared.sweep)."""
+"""Timer entry point of the sweep for failures no alert reported (logic: orchestration.sweep)."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from shared import sweep
-from shared.runtime import services
+from orchestration import sweep
+from orchestration.runtime import services
 
 log = logging.getLogger(__name__)
 

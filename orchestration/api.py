@@ -12,11 +12,11 @@ import azure.functions as func
 from azure.core.exceptions import AzureError
 
 from analysis.view import seed_fields
-from shared import ingest, processing
+from orchestration import ingest, processing
+from orchestration.runtime import Services, services
 from shared.hostconfig import max_dequeue_count
 from shared.incidents import FILTERABLE
 from shared.models import Incident
-from shared.runtime import Services, services
 from shared.timeutil import parse_iso, to_iso
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ def receive_alert(source: str, req: func.HttpRequest) -> func.HttpResponse:
     return json_response(result.status, result.body, result.headers)
 
 
-def _read(query: Callable[[Services], func.HttpResponse]) -> func.HttpResponse:
+def read_storage(query: Callable[[Services], func.HttpResponse]) -> func.HttpResponse:
     """Run a read against storage: 503 when storage is not configured or not reachable."""
     svc = _services_or_503()
     if isinstance(svc, func.HttpResponse):
@@ -104,7 +104,7 @@ def list_incidents(req: func.HttpRequest) -> func.HttpResponse:
             return _error(400, "invalid_continuation", str(exc))
         return json_response(200, {"items": [incident_view(i) for i in items], "continuation": token})
 
-    return _read(query)
+    return read_storage(query)
 
 
 def get_incident(req: func.HttpRequest) -> func.HttpResponse:
@@ -118,7 +118,7 @@ def get_incident(req: func.HttpRequest) -> func.HttpResponse:
         body["audit"] = [entry.to_api() for entry in svc.audit.trail(incident_id)]
         return json_response(200, body)
 
-    return _read(query)
+    return read_storage(query)
 
 
 def get_alert(req: func.HttpRequest) -> func.HttpResponse:
@@ -130,7 +130,7 @@ def get_alert(req: func.HttpRequest) -> func.HttpResponse:
             return _error(404, "not_found", f"alert {alert_id!r} is unknown or not processed yet")
         return json_response(200, record.to_api())
 
-    return _read(query)
+    return read_storage(query)
 
 
 def health(req: func.HttpRequest) -> func.HttpResponse:

@@ -1,0 +1,1 @@
+"""Notifications: one module per channel behind one small interface."""

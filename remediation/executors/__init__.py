@@ -1,0 +1,1 @@
+"""One remediation executor per platform, behind remediation.executors.base.Executor."""
