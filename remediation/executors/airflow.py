@@ -13,7 +13,6 @@ run_ref: {"kind": "dag_run", dag_id, dag_run_id, cleared: [task ids]}.
 from __future__ import annotations
 
 import re
-import urllib.error
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -121,7 +120,14 @@ class AirflowExecutor(Executor):
         dag_id, run_id = dag_and_run(incident)
         path = f"/api/{self.api.api_version}/dags/{dag_id}/clearTaskInstances"
         body = {"dag_run_id": run_id, "only_failed": True, "reset_dag_runs": True}
-        would = self.api.clear_task_instances(dag_id, run_id, dry_run=True)
+        try:
+            would = self.api.clear_task_instances(dag_id, run_id, dry_run=True)
+        except AirflowApiError as exc:
+            if exc.status in RETRY_STATUSES:  # nothing was cleared; reconcile finds nothing and it is tried again
+                raise UnknownOutcome(f"dry run {dag_id}/{run_id}: {redact_text(str(exc))[:300]}") from exc
+            raise
+        except OSError as exc:
+            raise UnknownOutcome(f"dry run {dag_id}/{run_id}: no answer ({type(exc).__name__})") from exc
         names = sorted({str(t.get("task_id")) for t in would})
         calls: list[dict[str, Any]] = [{"method": "POST", "path": path, "body": {**body, "dry_run": True},
                                         "status": 200, "result": {"would_clear": names}}]
@@ -137,7 +143,7 @@ class AirflowExecutor(Executor):
             if exc.status in RETRY_STATUSES:
                 raise UnknownOutcome(f"clearTaskInstances {dag_id}/{run_id}: {redact_text(str(exc))[:300]}") from exc
             raise
-        except (TimeoutError, urllib.error.URLError, OSError) as exc:
+        except OSError as exc:  # URLError and TimeoutError are OSErrors: the clear may have been made
             entry.update(status="unknown", result=f"{type(exc).__name__}: {exc}"[:300])
             raise UnknownOutcome(f"clearTaskInstances {dag_id}/{run_id}: no answer ({type(exc).__name__})") from exc
         done = sorted({str(t.get("task_id")) for t in cleared}) or names

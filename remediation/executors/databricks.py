@@ -110,7 +110,7 @@ class DatabricksExecutor(Executor):
         self._known(action)
         self._same_workspace(incident)
         run_id = _run_id(incident)
-        run = self.workspace.get_run(run_id, include_history=True)
+        run = _before_start(lambda: self.workspace.get_run(run_id, include_history=True), f"runs/get {run_id}")
         latest = runs.latest_repair_id(run)
         calls: list[dict[str, Any]] = [{"method": "GET", "path": f"{API}/runs/get", "status": 200,
                                         "result": {"run_id": run_id, "latest_repair_id": latest,
@@ -128,7 +128,7 @@ class DatabricksExecutor(Executor):
         cluster_id = _cluster_id(incident)
         if cluster_id is None:
             raise NotActionable("the incident names no cluster: the failed task's cluster id is unknown")
-        cluster = self.workspace.get_cluster(cluster_id)
+        cluster = _before_start(lambda: self.workspace.get_cluster(cluster_id), f"clusters/get {cluster_id}")
         if cluster.get("cluster_source") == "JOB":
             raise NotActionable(f"cluster {cluster_id} was created for a job run and job clusters cannot be started; "
                                 "repair the run instead (it gets a new job cluster)")
@@ -236,6 +236,18 @@ class DatabricksExecutor(Executor):
             if configured != named:
                 raise NotActionable(f"the alert came from workspace {named}, but DATABRICKS_HOST is workspace "
                                     f"{configured}: refusing to act on another workspace's run")
+
+
+def _before_start(read: Any, what: str) -> Any:
+    """A read made just before a start call: a refusal is raised; a transient failure (5xx, 429, timeout) is
+    UnknownOutcome too, so the attempt is reconciled (nothing found) and submitted again rather than escalated."""
+    try:
+        return read()
+    except REFUSED:
+        raise
+    except (OSError, TimeoutError, RuntimeError) as exc:
+        raise UnknownOutcome(f"{what} before starting: {redact_text(error_text(exc, what))}; nothing was "
+                             "started") from exc
 
 
 def _run_id(incident: Incident) -> int:

@@ -166,3 +166,15 @@ def test_the_adapter_refuses_a_clear_without_a_dag_run_id(af: AirflowSimulator) 
     with pytest.raises(ValueError, match="every run of the DAG"):
         executor(af).api.clear_task_instances(DAG, "", dry_run=False)
     assert af.counts["clearTaskInstances"] == 0
+
+
+def test_a_timeout_on_the_dry_run_is_unknown_and_nothing_is_cleared(af: AirflowSimulator) -> None:
+    failed_runs(af)
+    x = executor_module.create(sim_settings(AIRFLOW_URL=af.url, AIRFLOW_TOKEN=SIM_AIRFLOW_TOKEN,
+                                            ENRICHMENT_TIMEOUT_SECONDS="0.5"))
+    x.look(incident(), "airflow.clear")
+    af.inject("clearTaskInstances", delay=1.0)
+    with pytest.raises(UnknownOutcome, match="dry run"):
+        x.submit(incident(), "airflow.clear", 1)
+    assert af.cleared == [] and af.counts["clearTaskInstances"] == 1
+    assert x.reconcile(incident(), "airflow.clear", 1, utc_now().isoformat()) is None

@@ -15,6 +15,7 @@ from remediation.executors.base import Outcome, Seen, UnknownOutcome
 from remediation.executors.databricks import DatabricksExecutor, NotActionable
 from shared.models import Incident
 from shared.timeutil import utc_now
+from tests.conftest import wait_until
 from tests.support.fixtures_platforms import sim_settings
 from tools.simulators.databricks import SIM_TOKEN, DatabricksSimulator
 
@@ -217,3 +218,29 @@ def test_refuses_a_run_from_another_workspace(dbx: DatabricksSimulator) -> None:
     with pytest.raises(NotActionable, match="another workspace"):
         executor(dbx).submit(incident(run, workspace="555"), REPAIR, 1)
     assert dbx.counts["runs/repair"] == 0
+
+
+def test_a_timeout_on_the_repair_post_is_unknown_and_reconcile_finds_the_late_repair(dbx: DatabricksSimulator) -> None:
+    run = failed_run(dbx)
+    x = executor(dbx, ENRICHMENT_TIMEOUT_SECONDS="0.5")
+    since = utc_now().isoformat()
+    x.workspace.get_run(9100)  # the client is built and warm before the slow call
+    dbx.inject("runs/repair", delay=1.5)  # the server repairs after the client gave up
+    with pytest.raises(UnknownOutcome):
+        x.submit(incident(run), REPAIR, 1)
+    assert dbx.counts["runs/repair"] == 1
+    found = wait_until(lambda: x.reconcile(incident(run), REPAIR, 1, since), timeout=10)
+    assert found.run_ref["repair_id"] == dbx.repairs[0]["repair_id"] and len(dbx.repairs) == 1
+
+
+def test_repair_history_longer_than_a_page_still_gives_the_latest_repair(dbx: DatabricksSimulator) -> None:
+    dbx.tasks_page_size = 1  # runs/get pages every array by one element: history needs three pages
+    run = failed_run(dbx)
+    x = executor(dbx)
+    first = x.submit(incident(run), REPAIR, 1)
+    dbx.finish_repair(9100, error="boom")
+    second = x.submit(incident(run, remediation=ours(first.run_ref)), REPAIR, 2)
+    dbx.finish_repair(9100, error="boom again")
+    x.submit(incident(run, remediation=ours(first.run_ref, second.run_ref)), REPAIR, 3)
+    assert [r.get("latest_repair_id") for r in dbx.repairs] == [None, first.run_ref["repair_id"],
+                                                                 second.run_ref["repair_id"]]
