@@ -91,11 +91,12 @@ def find_repair(run: dict[str, Any], repair_id: int) -> dict[str, Any] | None:
 
 
 def failed_tasks(run: dict[str, Any], task_run_ids: Iterable[Any] | None = None) -> list[dict[str, Any]]:
-    """Tasks that ended failed, limited to `task_run_ids` when given (a repair's tasks), earliest end first."""
+    """Tasks that ended failed, limited to `task_run_ids` when given (a repair's tasks): tasks that failed on
+    their own before those that only failed because an upstream task did, earliest end first."""
     wanted = {int(t) for t in task_run_ids or [] if t is not None}
     tasks = [t for t in run.get("tasks") or [] if isinstance(t, dict) and phase(t) is Outcome.FAILED
              and (not wanted or int(t.get("run_id") or 0) in wanted)]
-    return sorted(tasks, key=lambda t: int(t.get("end_time") or 0))
+    return sorted(tasks, key=lambda t: (str(error_code(t) or "").startswith("UPSTREAM_"), int(t.get("end_time") or 0)))
 
 
 def error_code(item: dict[str, Any]) -> str | None:

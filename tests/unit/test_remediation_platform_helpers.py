@@ -86,6 +86,8 @@ def test_failed_tasks_of_a_repair_only() -> None:
                      {"task_key": "b", "run_id": 12, "end_time": 1, **status("TERMINATED", "X2")},
                      {"task_key": "c", "run_id": 13, **status("TERMINATED", "SUCCESS")}]}
     assert [t["task_key"] for t in runs.failed_tasks(run)] == ["b", "a"]
+    run["tasks"][1].update(status={"state": "TERMINATED", "termination_details": {"code": "UPSTREAM_FAILED"}})
+    assert [t["task_key"] for t in runs.failed_tasks(run)] == ["a", "b"]  # the task that failed on its own first
     assert [t["task_key"] for t in runs.failed_tasks(run, [11, 13])] == ["a"]
 
 
