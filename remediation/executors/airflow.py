@@ -118,7 +118,6 @@ class AirflowExecutor(Executor):
     def submit(self, incident: Incident, action: str, attempt: int) -> Submission:
         self._known(action)
         dag_id, run_id = dag_and_run(incident)
-        path = f"/api/{self.api.api_version}/dags/{dag_id}/clearTaskInstances"
         body = {"dag_run_id": run_id, "only_failed": True, "reset_dag_runs": True}
         try:
             would = self.api.clear_task_instances(dag_id, run_id, dry_run=True)
@@ -128,6 +127,7 @@ class AirflowExecutor(Executor):
             raise
         except OSError as exc:
             raise UnknownOutcome(f"dry run {dag_id}/{run_id}: no answer ({type(exc).__name__})") from exc
+        path = f"/api/{self.api.api_version}/dags/{dag_id}/clearTaskInstances"  # known once the dry run answered
         names = sorted({str(t.get("task_id")) for t in would})
         calls: list[dict[str, Any]] = [{"method": "POST", "path": path, "body": {**body, "dry_run": True},
                                         "status": 200, "result": {"would_clear": names}}]
