@@ -230,7 +230,7 @@ class DatabricksSimulator(SimServer):
             return 400, {}, self.error_body(400, "", f"Invalid latest repair ID {given}: the latest repair of run "
                                             f"{run['run_id']} is {latest}")
         failed = [t for t in run.get("tasks") or [] if (t.get("state") or {}).get("result_state") != "SUCCESS"]
-        keys = {t["task_key"] for t in failed}
+        keys = set(body.get("rerun_tasks") or []) or {t["task_key"] for t in failed}
         if body.get("rerun_dependent_tasks"):
             keys |= _dependents(run.get("tasks") or [], keys)
         repair_id = 700_000 + len(self.repairs)
