@@ -118,7 +118,8 @@ class RemediationService:
     def start(self, incident: Incident) -> Plan:
         """The stage's entry: plan a newly recorded incident and carry the plan out."""
         plan = self.plan(incident)
-        self.carry_out(incident, plan)
+        # Only the first planning counts: a concurrent redelivery of the same alert must not replace a plan.
+        self.carry_out(incident, plan, expect=lambda rem: not rem.get("state"))
         return plan
 
     def carry_out(self, incident: Incident, plan: Plan, *, expect: Callable[[dict[str, Any]], bool] | None = None,

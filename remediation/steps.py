@@ -68,6 +68,9 @@ class Steps:
         first = self.s.settings.int_setting("REMEDIATION_VERIFY_INTERVAL_SECONDS")
         return int(min(MAX_CHECK_DELAY_S, first * 2 ** min(checks, 10)))
 
+    def reconcile_delay(self, checks: int) -> int:
+        return min(RECONCILE_DELAY_S * (checks + 1), self.check_delay(checks))
+
     def deadline_passed(self, since: str | None) -> bool:
         deadline_s = self.s.settings.int_setting("REMEDIATION_VERIFY_DEADLINE_MINUTES") * 60
         return seconds_since(since, self.s.clock()) > deadline_s
@@ -108,6 +111,8 @@ class Steps:
         except NoExecutor as exc:
             self.s.escalate(incident_id, str(exc), self._state(plan_id, PlanState.ESCALATED, PlanState.PLANNED), {})
             return str(exc)
+        if self.s.store.get_claim(incident_id, attempt) is not None:
+            return f"attempt {attempt} is already claimed: nothing more to do"
         try:
             seen = executor.look(incident, plan.action)
         except Exception as exc:
@@ -118,6 +123,9 @@ class Steps:
         if seen.seen is Seen.IN_PROGRESS:
             return self._retry_later("act", incident_id, plan_id, attempt, checks, rem.get("decided_at"),
                                      f"waiting: {seen.reason}")
+        if seen.seen is not Seen.CLEAR and self.s.store.get_claim(incident_id, attempt) is not None:
+            # What the look saw may be the run a concurrent worker just started for this very attempt.
+            return f"attempt {attempt} is already claimed: nothing more to do"
         if seen.seen is Seen.SUPERSEDED:
             self.s.transition(incident_id, Event.SUPERSEDED, f"no action: {seen.reason}",
                               self._state(plan_id, PlanState.RESOLVED, PlanState.PLANNED, reason=seen.reason),
@@ -149,7 +157,7 @@ class Steps:
             self.s.store.move_claim(claim, ("claimed",), state="unknown")
             self.call_audit(incident.id, f"{claim.action} attempt {claim.attempt}: outcome unknown ({exc}); "
                             "reconciling before anything is tried again", {"attempt": claim.attempt})
-            self.s.send("reconcile", RECONCILE_DELAY_S, incident.id, plan_id, claim.attempt)
+            self.s.send("reconcile", self.reconcile_delay(0), incident.id, plan_id, claim.attempt)
             return "unknown outcome"
         except Exception as exc:
             self.s.store.move_claim(claim, ("claimed",), state="failed", finished_at=to_iso(self.s.clock()))
@@ -200,7 +208,7 @@ class Steps:
             self.started(incident, claim, found, plan_id)
             return "reconciled: run found"
         if checks + 1 < RECONCILE_CHECKS:
-            self.s.send("reconcile", RECONCILE_DELAY_S * (checks + 2), incident_id, plan_id, attempt, checks=checks + 1)
+            self.s.send("reconcile", self.reconcile_delay(checks + 1), incident_id, plan_id, attempt, checks=checks + 1)
             return "reconcile: nothing yet"
         # The platform shows no run for this attempt after several reads: it did not start. Submit again, still
         # under the same claim (only the worker that moves the claim back may do so).
