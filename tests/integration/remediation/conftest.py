@@ -7,6 +7,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -74,14 +75,22 @@ class Env:
         deadline = time.monotonic() + timeout
         while not until():
             assert time.monotonic() < deadline, f"not reached in {timeout} s; steps so far: {done}"
-            got = False
-            for msg in queue.receive_messages(max_messages=16, visibility_timeout=30):
-                got = True
-                done.append(steps.handle(self.service, msg.content))
+            batch = list(queue.receive_messages(max_messages=16, visibility_timeout=30))
+
+            def run(msg: Any) -> str:
+                outcome = steps.handle(self.service, msg.content)
                 queue.delete_message(msg)
-            if not got:
+                return outcome
+
+            with ThreadPoolExecutor(max_workers=8) as pool:  # as the host runs a batch concurrently
+                done += list(pool.map(run, batch))
+            if not batch:
                 time.sleep(0.2)
         return done
+
+    def queue_empty(self) -> bool:
+        queue = self.services.storage.queue(self.services.settings.remediation_queue)
+        return int(queue.get_queue_properties().approximate_message_count or 0) == 0
 
     def queued_steps(self) -> list[dict[str, Any]]:
         queue = self.services.storage.queue(self.services.settings.remediation_queue)
