@@ -117,7 +117,12 @@ class RemediationService:
     # --- carrying a plan out ------------------------------------------------------------------
     def start(self, incident: Incident) -> Plan:
         """The stage's entry: plan a newly recorded incident and carry the plan out."""
-        plan = self.plan(incident)
+        owner = self.store.run_owner(incident.run_id) if incident.run_id else None
+        if owner is not None and owner[0] != incident.id:
+            plan = Plan(PlanKind.NOTHING, f"run {incident.run_id} is remediation attempt {owner[1]} of incident "
+                        f"{owner[0]}, which verifies it and decides the next step", mode=self.policy.mode.value)
+        else:
+            plan = self.plan(incident)
         # Only the first planning counts: a concurrent redelivery of the same alert must not replace a plan.
         self.carry_out(incident, plan, expect=lambda rem: not rem.get("state"))
         return plan

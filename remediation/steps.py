@@ -175,6 +175,8 @@ class Steps:
                                         started_at=now, calls=submission.calls)
         if moved is None:
             return
+        if submission.run_ref.get("run_id"):
+            self.s.store.note_run(str(submission.run_ref["run_id"]), incident.id, claim.attempt)
         self.s.store.bump_stats(self.s.keys(incident), "attempts")
         what = f"adopted the run made by hand ({adopted})" if adopted else f"{submission.action} started"
         self.call_audit(incident.id, f"attempt {claim.attempt}: {what}",

@@ -6,6 +6,7 @@
     claimed_at, started_at, finished_at, calls_json.
   PartitionKey = "breaker", RowKey = "<scope>|<window start>": count of actions in that window (ETag-conditional
     increments, so concurrent workers never exceed the limit).
+  PartitionKey = "run", RowKey = <run id>: incident_id, attempt -- runs remediation started or adopted.
   PartitionKey = "stats", RowKey = "sig|<signature hash>" or "pipe|<platform>|<pipeline>": attempts, successes,
     failures of remediation (learning), plus `label` for reading.
 """
@@ -29,6 +30,7 @@ from remediation.decide import Figures
 ATTEMPT_PREFIX = "attempt|"
 BREAKER_PARTITION = "breaker"
 STATS_PARTITION = "stats"
+RUNS_PARTITION = "run"
 MAX_TRIES = 100
 _KEY_FORBIDDEN = str.maketrans(dict.fromkeys("/\\#?\t\n\r", "_"))
 
@@ -111,6 +113,21 @@ class RemediationStore:
                 raise
             return self.get_claim(claim.incident_id, claim.attempt)
         return None
+
+    # --- runs started by remediation ---------------------------------------------------------
+    def note_run(self, run_id: str, incident_id: str, attempt: int) -> None:
+        """Remember that `run_id` is remediation's attempt for `incident_id` (a failed rerun is reported by the
+        platform's alerts and the sweep like any failed run; it must not become a remediation of its own)."""
+        entity = {"PartitionKey": RUNS_PARTITION, "RowKey": table_key(run_id), "incident_id": incident_id,
+                  "attempt": attempt}
+        self.table.upsert_entity(entity)
+
+    def run_owner(self, run_id: str) -> tuple[str, int] | None:
+        try:
+            e = self.table.get_entity(RUNS_PARTITION, table_key(run_id))
+        except ResourceNotFoundError:
+            return None
+        return str(e["incident_id"]), int(e.get("attempt") or 0)
 
     # --- circuit breakers ------------------------------------------------------------------
     def _count_row(self, partition: str, row: str) -> tuple[int, str | None, dict[str, Any]]:

@@ -40,6 +40,14 @@ def test_transient_failure_is_rerun_twice_and_auto_resolved(make_env: Callable[.
         assert action in trail
     stats = {row["key"]: row for row in env.service.store.all_stats()}
     assert stats["pipe|adf|LoadOrders"]["attempts"] == 2 and stats["pipe|adf|LoadOrders"]["successes"] == 1
+    # The failed rerun, reported by the next alert, is not remediated as an incident of its own.
+    failed_rerun = rem["attempts"][0]["run_ref"]["run_id"]
+    env.report("LoadOrders", env.factory.runs[failed_rerun].run_start)
+    rerun_incidents, _ = env.services.incidents.list({"run_id": failed_rerun}, None, 10, None)
+    assert len(rerun_incidents) == 1
+    other = rerun_incidents[0].remediation or {}
+    assert other["state"] == PlanState.NOTHING and f"attempt 1 of incident {incident_id}" in other["reason"]
+    assert env.sim.counts["createRun"] == 2
 
 
 def test_concurrent_workers_duplicates_and_a_500_after_start_make_one_run(make_env: Callable[..., Env]) -> None:
