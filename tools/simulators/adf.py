@@ -13,6 +13,12 @@ shapes over an in-memory model that tests fill:
 
 `counts` holds the requests per endpoint; `inject` makes requests fail (401, 429 + Retry-After)
 or answer slowly (the generic server is tools.simulators.base).
+
+Remediation: createRun with referencePipelineRunId + isRecovery makes a rerun in the same run group
+(`runGroupId`, filterable as RunGroupId) that reruns from the failed activity (startFromFailure) or from
+startActivityName; it is InProgress for `rerun_seconds`, then ends as the pipeline's next scripted outcome
+(`rerun_outcomes[pipeline]`, e.g. ["Failed", "Succeeded"]). `fail_after_start = n` makes the next n createRun
+calls start the run and answer 500; `created_runs` records each createRun with its query flags.
 """
 
 from __future__ import annotations
