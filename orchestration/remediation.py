@@ -10,7 +10,7 @@ from urllib.parse import parse_qs
 
 import azure.functions as func
 
-from orchestration.actions import BadRequest, action_body, error
+from orchestration.actions import PRINCIPAL_HEADER, BadRequest, action_body, error
 from orchestration.api import incident_view, json_response, read_storage
 from orchestration.runtime import Services, services
 from remediation import steps
@@ -92,7 +92,9 @@ def approval_link(req: func.HttpRequest) -> func.HttpResponse:
             return _page(200, "Approve remediation?", what + "<form method='post'><input type='hidden' name='token' "
                          f"value='{html.escape(token, quote=True)}'><button type='submit'>Approve</button></form>")
         try:
-            done = _service(svc).approve(incident.id, "approval link", "approved through the signed link",
+            # The link identifies no person; App Service authentication does, when the app sits behind it.
+            actor = (req.headers.get(PRINCIPAL_HEADER) or "").strip()[:200] or "approval link"
+            done = _service(svc).approve(incident.id, actor, "approved through the signed link",
                                          plan_id=claim.plan_id)
         except TransitionError as exc:
             return _page(409, "Cannot approve", f"<p>{html.escape(str(exc))}</p>")
