@@ -196,18 +196,61 @@ param llmFailureBackoffSeconds string = '300'
 @description('LLM_UNKNOWN_MIN_CONFIDENCE')
 param llmUnknownMinConfidence string = '80'
 
-@description('REMEDIATION_MODE')
+@description('REMEDIATION_MODE: off, dry-run (plans and audits only), approve (every action waits for approval) or auto.')
 @allowed([
   'off'
   'dry-run'
-  'on'
+  'approve'
+  'auto'
 ])
-param remediationMode string = 'off'
+param remediationMode string = 'dry-run'
 
 @description('NOTIFY_CHANNELS: comma-separated, of console, teams, slack, email, jira.')
 param notifyChannels string = 'console'
 
 // ---- remediation params (issue 8) ----
+@description('REMEDIATION_KILL_SWITCH: true stops every remediation action at once.')
+param remediationKillSwitch string = 'false'
+
+@description('REMEDIATION_POLICY_FILE: path of the policy TOML; empty means the packaged remediation/policy.toml.')
+param remediationPolicyFile string = ''
+
+@description('REMEDIATION_QUEUE: queue of delayed remediation steps.')
+param remediationQueue string = 'remediation'
+
+@description('REMEDIATION_TABLE: attempt claims, breaker counters and learning figures.')
+param remediationTable string = 'remediation'
+
+@description('REMEDIATION_VERIFY_INTERVAL_SECONDS')
+param remediationVerifyIntervalSeconds string = '60'
+
+@description('REMEDIATION_VERIFY_DEADLINE_MINUTES')
+param remediationVerifyDeadlineMinutes string = '180'
+
+@description('REMEDIATION_BREAKER_PIPELINE_MAX')
+param remediationBreakerPipelineMax string = '3'
+
+@description('REMEDIATION_BREAKER_WINDOW_MINUTES')
+param remediationBreakerWindowMinutes string = '60'
+
+@description('REMEDIATION_BREAKER_RESOURCE_PER_HOUR')
+param remediationBreakerResourcePerHour string = '100'
+
+@description('REMEDIATION_LEARN_MIN_FAILURES')
+param remediationLearnMinFailures string = '5'
+
+@description('REMEDIATION_LEARN_MIN_SUCCESS_RATE')
+param remediationLearnMinSuccessRate string = '0.5'
+
+@description('REMEDIATION_APPROVAL_EXPIRY_MINUTES')
+param remediationApprovalExpiryMinutes string = '240'
+
+@description('PUBLIC_BASE_URL: public base URL of the app, for approval links; empty means the function app\'s default host name.')
+param publicBaseUrl string = ''
+
+@secure()
+@description('REMEDIATION_APPROVAL_SECRET: HMAC key of approval links; empty disables approval links.')
+param remediationApprovalSecret string = ''
 // ---- end remediation params ----
 
 // ---- notifications params (issue 10) ----
@@ -277,6 +320,8 @@ module storage 'app/storage.bicep' = {
       '${alertsQueue}-poison'
       eventsQueue
       '${eventsQueue}-poison'
+      remediationQueue
+      '${remediationQueue}-poison'
     ]
     tableNames: [
       incidentsTable
@@ -284,6 +329,7 @@ module storage 'app/storage.bicep' = {
       auditTable
       stateTable
       analysisCacheTable
+      remediationTable
     ]
     containerNames: [
       rawContainer
@@ -317,6 +363,7 @@ module keyVault 'app/keyvault.bicep' = {
     slackWebhookUrl: slackWebhookUrl
     databricksToken: databricksToken
     airflowToken: airflowToken
+    remediationApprovalSecret: remediationApprovalSecret
   }
 }
 
@@ -360,6 +407,7 @@ var keyVaultRefs = {
   SLACK_WEBHOOK_URL: ((!empty(slackWebhookUrl)) || contains(secretsInVault, 'SLACK_WEBHOOK_URL')) ? '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.slackWebhookUrlUri})' : ''
   DATABRICKS_TOKEN: ((!empty(databricksToken)) || contains(secretsInVault, 'DATABRICKS_TOKEN')) ? '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.databricksTokenUri})' : ''
   AIRFLOW_TOKEN: ((!empty(airflowToken)) || contains(secretsInVault, 'AIRFLOW_TOKEN')) ? '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.airflowTokenUri})' : ''
+  REMEDIATION_APPROVAL_SECRET: ((!empty(remediationApprovalSecret)) || contains(secretsInVault, 'REMEDIATION_APPROVAL_SECRET')) ? '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.remediationApprovalSecretUri})' : ''
 }
 
 // The app's own settings, by the names shared/config.py reads.
@@ -406,6 +454,20 @@ var appSettings = {
   LLM_FAILURE_BACKOFF_SECONDS: llmFailureBackoffSeconds
   LLM_UNKNOWN_MIN_CONFIDENCE: llmUnknownMinConfidence
   REMEDIATION_MODE: remediationMode
+  REMEDIATION_KILL_SWITCH: remediationKillSwitch
+  REMEDIATION_POLICY_FILE: remediationPolicyFile
+  REMEDIATION_QUEUE: remediationQueue
+  REMEDIATION_TABLE: remediationTable
+  REMEDIATION_VERIFY_INTERVAL_SECONDS: remediationVerifyIntervalSeconds
+  REMEDIATION_VERIFY_DEADLINE_MINUTES: remediationVerifyDeadlineMinutes
+  REMEDIATION_BREAKER_PIPELINE_MAX: remediationBreakerPipelineMax
+  REMEDIATION_BREAKER_WINDOW_MINUTES: remediationBreakerWindowMinutes
+  REMEDIATION_BREAKER_RESOURCE_PER_HOUR: remediationBreakerResourcePerHour
+  REMEDIATION_LEARN_MIN_FAILURES: remediationLearnMinFailures
+  REMEDIATION_LEARN_MIN_SUCCESS_RATE: remediationLearnMinSuccessRate
+  REMEDIATION_APPROVAL_SECRET: keyVaultRefs.REMEDIATION_APPROVAL_SECRET
+  REMEDIATION_APPROVAL_EXPIRY_MINUTES: remediationApprovalExpiryMinutes
+  PUBLIC_BASE_URL: empty(publicBaseUrl) ? 'https://${functionAppName}.azurewebsites.net' : publicBaseUrl
   NOTIFY_CHANNELS: notifyChannels
   TEAMS_WEBHOOK_URL: keyVaultRefs.TEAMS_WEBHOOK_URL
   SLACK_WEBHOOK_URL: keyVaultRefs.SLACK_WEBHOOK_URL

@@ -2,7 +2,8 @@
 incidents they became printed, then serve until Ctrl-C.
 
 Uses `func start` when Core Tools is on PATH, else `python -m tools.devhost`. Embedded defaults
-only: Azurite storage, rules-only analysis, remediation off, console notifications.
+only: Azurite storage, rules-only analysis, console notifications; remediation in mode `auto` against the
+SIMULATED factory only (tools/demo_remediation_policy.toml: delays of seconds).
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ from shared.config import REPO_ROOT
 
 AZURITE = REPO_ROOT / "node_modules" / ".bin" / "azurite"
 SAMPLES = REPO_ROOT / "samples"
+DEMO_POLICY = REPO_ROOT / "tools" / "demo_remediation_policy.toml"
+DEMO_RERUN_PIPELINE = "LoadCustomers"
+DEMO_TRANSIENT = ("ErrorCode=SqlFailedToConnect, Cannot connect to SQL Database: 'contoso-sql.database.windows.net'. "
+                  "A transport-level error has occurred when receiving results from the server.")
 ENDPOINT_BY_PREFIX = {"azure-monitor": "azure-monitor", "databricks": "databricks-monitor",
                       "airflow": "airflow-monitor"}
 
@@ -109,11 +114,59 @@ def start_simulated_factory(env: dict[str, str]) -> tuple[Any, list[tuple[str, b
     simulator, factory_id, arm_endpoint = start_demo_factory()
     env.update(ARM_ENDPOINT=arm_endpoint, ENRICHMENT_ENABLED="true", SWEEP_FACTORIES=factory_id,
                SWEEP_SCHEDULE="*/20 * * * * *")
+    # Remediation acts on its own only here, against the simulator (deployed default: dry-run).
+    env.update(REMEDIATION_MODE="auto", REMEDIATION_POLICY_FILE=str(DEMO_POLICY),
+               REMEDIATION_VERIFY_INTERVAL_SECONDS="3")
     print(f"SIMULATED Data Factory {factory_id.rsplit('/', 1)[-1]} at {arm_endpoint} (not Azure): "
-          "enrichment and the sweep (every 20 s) read its failed runs")
+          "enrichment and the sweep (every 20 s) read its failed runs; remediation mode auto")
     now = utc_now()
+    factory = next(iter(simulator.factories.values()))
+    factory.add_failed_run(DEMO_RERUN_PIPELINE, DEMO_TRANSIENT, start=now - timedelta(minutes=4))
+    factory.rerun_outcomes[DEMO_RERUN_PIPELINE] = ["Failed", "Succeeded"]  # first rerun fails, second succeeds
+    factory.rerun_seconds = 3
     alert = pipeline_failed_runs_alert(factory_id, "IngestOrders", now - timedelta(minutes=30), now, failed=2)
-    return simulator, [("azure-monitor-simulated-factory-IngestOrders.json", json.dumps(alert).encode())]
+    transient = pipeline_failed_runs_alert(factory_id, DEMO_RERUN_PIPELINE, now - timedelta(minutes=6), now)
+    return simulator, [("azure-monitor-simulated-factory-IngestOrders.json", json.dumps(alert).encode()),
+                       (f"azure-monitor-simulated-factory-{DEMO_RERUN_PIPELINE}.json", json.dumps(transient).encode())]
+
+
+def show_remediation(base: str, timeout: float = 90) -> None:
+    """Follow the transient failure through rerun -> verify (fails) -> rerun -> verify (succeeds), then print
+    one plan that waits for approval and the curl that approves it."""
+    status, listing = call("GET", f"{base}/api/incidents?pipeline={DEMO_RERUN_PIPELINE}")
+    items = listing.get("items", []) if status == 200 and isinstance(listing, dict) else []
+    if not items:
+        print(f"\n(no incident for {DEMO_RERUN_PIPELINE} yet)")
+        return
+    incident_id = items[0]["id"]
+    print(f"\nRemediation of {DEMO_RERUN_PIPELINE} (transient error, pipeline declared idempotent), incident "
+          f"{incident_id[:12]}:")
+    printed: set[tuple[str, str]] = set()
+    deadline = time.monotonic() + timeout
+    incident: Any = {}
+    while time.monotonic() < deadline:
+        status, incident = call("GET", f"{base}/api/incidents/{incident_id}")
+        for entry in incident.get("audit", []) if status == 200 else []:
+            key = (entry["time"], entry["action"])
+            if entry["action"].startswith(("remediation", "incident_resolved", "incident_escalated")) \
+                    and key not in printed:
+                printed.add(key)
+                print(f"  {entry['time'][11:19]}  {entry['action']:22} {entry['reason'][:110]}")
+        if status == 200 and incident.get("status") in ("resolved", "escalated"):
+            break
+        time.sleep(1)
+    rem = incident.get("remediation") or {}
+    print(f"  -> {incident.get('status')} ({incident.get('resolution') or '-'}), attempts: "
+          f"{[a.get('outcome') for a in rem.get('attempts', [])]}, time to recover {rem.get('time_to_recover_s')} s")
+    status, listing = call("GET", f"{base}/api/incidents?pipeline=IngestOrders")
+    waiting = [i for i in (listing.get("items", []) if status == 200 else [])
+               if (i.get("remediation") or {}).get("state") == "waiting_approval"]
+    if waiting:
+        plan = waiting[0]["remediation"]
+        print(f"\nWaiting for approval: incident {waiting[0]['id'][:12]}: {plan.get('reason', '')[:150]}")
+        print("Approve it (starts the rerun from failure against the simulated factory):")
+        print(f"  curl -s -X POST {base}/api/incidents/{waiting[0]['id']}/approve -H 'Content-Type: application/json' "
+              "-d '{\"by\": \"you\", \"reason\": \"demo\"}'")
 
 
 def report(base: str, posted: list[tuple[str, str]], timeout: float = 60) -> None:
@@ -188,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_samples:
             print("Posting the sample alerts from samples/:")
             report(base, post_samples(base, generated))
+            show_remediation(base)
         if args.exit_after_samples:
             return 0
         print(f"\nServing on {base} until Ctrl-C. Try: curl {base}/api/incidents")

@@ -47,6 +47,10 @@ param databricksToken string
 @description('AIRFLOW_TOKEN; empty creates no secret.')
 param airflowToken string
 
+@secure()
+@description('REMEDIATION_APPROVAL_SECRET; empty creates no secret.')
+param remediationApprovalSecret string
+
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   // checkov:skip=CKV_AZURE_109: Without VNet integration the App Service platform resolves Key Vault references over the public endpoint and is not a trusted service for the firewall; access is RBAC only. Add VNet integration and a private endpoint to deny public traffic.
   // checkov:skip=CKV_AZURE_189: Same reason as CKV_AZURE_109: public network access is needed without VNet integration.
@@ -124,6 +128,16 @@ resource airflowTokenSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = [fo
   }
 }]
 
+resource remediationApprovalSecretSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = [for value in (empty(remediationApprovalSecret) ? [] : [remediationApprovalSecret]): {
+  // checkov:skip=CKV_AZURE_41: An HMAC key for approval links is rotated by setting a new version; an expiry on it would only break the Key Vault reference.
+  parent: vault
+  name: 'remediation-approval-secret'
+  properties: {
+    value: value
+    contentType: 'text/plain'
+  }
+}]
+
 output id string = vault.id
 output name string = vault.name
 output vaultUri string = vault.properties.vaultUri
@@ -135,3 +149,4 @@ output teamsWebhookUrlUri string = '${vault.properties.vaultUri}secrets/teams-we
 output slackWebhookUrlUri string = '${vault.properties.vaultUri}secrets/slack-webhook-url'
 output databricksTokenUri string = '${vault.properties.vaultUri}secrets/databricks-token'
 output airflowTokenUri string = '${vault.properties.vaultUri}secrets/airflow-token'
+output remediationApprovalSecretUri string = '${vault.properties.vaultUri}secrets/remediation-approval-secret'

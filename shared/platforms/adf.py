@@ -99,13 +99,14 @@ class AdfFactory:
                    reference_pipeline_run_id: str | None = None, is_recovery: bool | None = None,
                    start_activity_name: str | None = None, start_from_failure: bool | None = None) -> str:
         """Start a run; with reference_pipeline_run_id + is_recovery it reruns that run (from failure
-        with start_from_failure=True, or from start_activity_name). Not retried on timeouts."""
+        with start_from_failure=True, or from start_activity_name). Never resent by the SDK's retry (azure-core
+        retries a POST on 500/503/504 and on any Retry-After): a failed call leaves the outcome to reconcile."""
         self.calls["createRun"] += 1
         result = self.client.pipelines.create_run(
             self.resource_group, self.name, pipeline, parameters,
             reference_pipeline_run_id=reference_pipeline_run_id, is_recovery=is_recovery,
             start_activity_name=start_activity_name, start_from_failure=start_from_failure,
-            retry_on_methods=NON_IDEMPOTENT_RETRY)
+            retry_on_methods=NON_IDEMPOTENT_RETRY, retry_total=0)
         return str(result.run_id)
 
     def run_link(self, run_id: str) -> str:

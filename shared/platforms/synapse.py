@@ -102,10 +102,10 @@ class SynapseWorkspace:
         self.calls: Counter[str] = Counter()
 
     def _call(self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None,
-              retry_methods: frozenset[str] = READ_RETRY_METHODS) -> dict[str, Any]:
+              retry_methods: frozenset[str] = READ_RETRY_METHODS, **options: Any) -> dict[str, Any]:
         request = HttpRequest(method, f"{self.endpoint}{path}", params={"api-version": API_VERSION, **(params or {})},
                               json=body)
-        response = self.client.send_request(request, retry_on_methods=retry_methods)
+        response = self.client.send_request(request, retry_on_methods=retry_methods, **options)
         if response.status_code >= 400:
             map_error(response.status_code, response, _ERROR_MAP)
             raise HttpResponseError(response=response)
@@ -141,7 +141,7 @@ class SynapseWorkspace:
         if start_activity_name:
             params["startActivityName"] = start_activity_name
         data = self._call("POST", f"/pipelines/{quote(pipeline, safe='')}/createRun", parameters or {}, params,
-                          retry_methods=NON_IDEMPOTENT_RETRY)
+                          retry_methods=NON_IDEMPOTENT_RETRY, retry_total=0)  # never resent: see adf.py
         return str(data.get("runId") or "")
 
     def run_link(self, run_id: str) -> str:

@@ -13,6 +13,12 @@ shapes over an in-memory model that tests fill:
 
 `counts` holds the requests per endpoint; `inject` makes requests fail (401, 429 + Retry-After)
 or answer slowly (the generic server is tools.simulators.base).
+
+Remediation: createRun with referencePipelineRunId + isRecovery makes a rerun in the same run group
+(`runGroupId`, filterable as RunGroupId) that reruns from the failed activity (startFromFailure) or from
+startActivityName; it is InProgress for `rerun_seconds`, then ends as the pipeline's next scripted outcome
+(`rerun_outcomes[pipeline]`, e.g. ["Failed", "Succeeded"]). `fail_after_start = n` makes the next n createRun
+calls start the run and answer 500; `created_runs` records each createRun with its query flags.
 """
 
 from __future__ import annotations
@@ -59,14 +65,32 @@ class SimRun:
     invoked_by: dict[str, Any] = field(default_factory=lambda: {"name": "Manual", "id": uuid.uuid4().hex,
                                                                  "invokedByType": "Manual"})
     parameters: dict[str, Any] = field(default_factory=dict)
+    run_group_id: str = ""  # reruns (isRecovery) share the group of the run they rerun
+    # A rerun in progress ends at `finish_at` with `final_status` (and `final_error` on the failed activity).
+    finish_at: datetime | None = None
+    final_status: str = "Succeeded"
+    final_error: dict[str, Any] | None = None
 
     @property
     def last_updated(self) -> datetime:
         return self.run_end or self.run_start
 
+    def refresh(self, now: datetime) -> None:
+        """Finish a scripted rerun whose time has come."""
+        if self.finish_at is None or now < self.finish_at or self.status not in ("InProgress", "Queued"):
+            return
+        self.status, self.run_end = self.final_status, self.finish_at
+        for activity in self.activities:
+            activity.status = "Succeeded"
+        if self.final_status == "Failed" and self.activities:
+            self.activities[-1].status = "Failed"
+            self.activities[-1].error = self.final_error
+            self.message = f"Operation on target {self.activities[-1].name} failed: " + \
+                str((self.final_error or {}).get("message", ""))
+
     def as_json(self) -> dict[str, Any]:
         duration = int((self.run_end - self.run_start).total_seconds() * 1000) if self.run_end else None
-        return {"runId": self.run_id, "runGroupId": self.run_id, "pipelineName": self.pipeline,
+        return {"runId": self.run_id, "runGroupId": self.run_group_id or self.run_id, "pipelineName": self.pipeline,
                 "parameters": self.parameters, "invokedBy": self.invoked_by, "runStart": to_iso(self.run_start),
                 "runEnd": to_iso(self.run_end) if self.run_end else None, "durationInMs": duration,
                 "status": self.status, "message": self.message, "lastUpdated": to_iso(self.last_updated),
@@ -101,6 +125,16 @@ class SimFactory:
     runs: dict[str, SimRun] = field(default_factory=dict)
     pipelines: set[str] = field(default_factory=set)
     created_runs: list[dict[str, Any]] = field(default_factory=list)  # what createRun was asked
+    # Scripted reruns: per pipeline, the outcome of each next rerun ("Failed" / "Succeeded"; default Succeeded),
+    # reached `rerun_seconds` after createRun.
+    rerun_outcomes: dict[str, list[str]] = field(default_factory=dict)
+    rerun_seconds: float = 1.0
+    # Fault: the next N createRun calls start the run and then answer 500 (the caller cannot know it started).
+    fail_after_start: int = 0
+
+    def refresh(self, now: datetime) -> None:
+        for run in self.runs.values():
+            run.refresh(now)
 
     @property
     def resource_id(self) -> str:
@@ -239,8 +273,15 @@ class AdfSimulator(SimServer):
         except (KeyError, ValueError):
             return None
 
-    def _runs_page(self, q: dict[str, str], body: dict[str, Any], kind: str, name: str) -> Response:
+    def _find_fresh(self, kind: str, name: str, q: dict[str, str]) -> tuple[SimFactory | None, Response | None]:
         factory, problem = self._find(kind, name, q)
+        if factory is not None:
+            with self.lock:
+                factory.refresh(utc_now())
+        return factory, problem
+
+    def _runs_page(self, q: dict[str, str], body: dict[str, Any], kind: str, name: str) -> Response:
+        factory, problem = self._find_fresh(kind, name, q)
         window = self._window(body)
         if factory is None or window is None:
             return problem or (400, {}, self.error_body(400, "BadRequest", "lastUpdatedAfter/Before are required"))
@@ -250,7 +291,7 @@ class AdfSimulator(SimServer):
 
     def _activities_page(self, q: dict[str, str], body: dict[str, Any], kind: str, name: str,
                          run_id: str) -> Response:
-        factory, problem = self._find(kind, name, q)
+        factory, problem = self._find_fresh(kind, name, q)
         window = self._window(body)
         if factory is None or window is None:
             return problem or (400, {}, self.error_body(400, "BadRequest", "lastUpdatedAfter/Before are required"))
@@ -263,7 +304,7 @@ class AdfSimulator(SimServer):
         return self._page(items, body, _ACTIVITY_FIELDS)
 
     def _one_run(self, q: dict[str, str], body: dict[str, Any], kind: str, name: str, run_id: str) -> Response:
-        factory, problem = self._find(kind, name, q)
+        factory, problem = self._find_fresh(kind, name, q)
         if factory is None:
             return problem or (500, {}, None)
         run = factory.runs.get(run_id)
@@ -277,11 +318,37 @@ class AdfSimulator(SimServer):
             return problem or (500, {}, None)
         if pipeline not in factory.pipelines:
             return 404, {}, self.error_body(404, "PipelineNotFound", f"pipeline {pipeline} not found")
+        reference = q.get("referencePipelineRunId")
+        recovery = str(q.get("isRecovery", "")).lower() == "true"
         with self.lock:
+            ref = factory.runs.get(reference) if reference else None
+            if reference and ref is None:
+                return 404, {}, self.error_body(404, "PipelineRunNotFound", f"pipeline run {reference} not found")
             run = factory.add_run(pipeline, "InProgress", start=utc_now())
-            run.parameters = body
+            run.parameters = dict(ref.parameters) if ref is not None else body
+            if ref is not None and recovery:
+                self._script_rerun(factory, run, ref, q)
             factory.created_runs.append({"pipeline": pipeline, "run_id": run.run_id, "parameters": body, **q})
+            if factory.fail_after_start > 0:
+                factory.fail_after_start -= 1
+                return 500, {}, self.error_body(500, "InternalServerError", "simulated 500 after starting the run")
         return 200, {}, {"runId": run.run_id}
+
+    @staticmethod
+    def _script_rerun(factory: SimFactory, run: SimRun, ref: SimRun, q: dict[str, str]) -> None:
+        """A recovery run: same run group; it reruns from the failed activity (startFromFailure) or from
+        startActivityName, and ends as the pipeline's next scripted outcome."""
+        run.run_group_id = ref.run_group_id or ref.run_id
+        failed = next((a for a in ref.activities if a.status == "Failed"), None)
+        start_name = q.get("startActivityName") or (failed.name if failed and q.get("startFromFailure") == "true"
+                                                    else None)
+        names = [a.name for a in ref.activities]
+        keep = names[names.index(start_name):] if start_name in names else names
+        run.activities = [SimActivity(a.name, a.type, "InProgress") for a in ref.activities if a.name in keep]
+        outcomes = factory.rerun_outcomes.get(run.pipeline) or []
+        run.final_status = outcomes.pop(0) if outcomes else "Succeeded"
+        run.final_error = (failed.error if failed else None) or activity_error("simulated failure")
+        run.finish_at = run.run_start + timedelta(seconds=factory.rerun_seconds)
 
 
 # ------------------------------------------------------------------------------------------
