@@ -217,6 +217,23 @@ param notifyChannels string = 'console'
 // ---- end dashboard params ----
 
 // ---- agent params (issue 12) ----
+@description('AGENT_SESSIONS_TABLE: conversations of the operations agent.')
+param agentSessionsTable string = 'agentsessions'
+
+@description('AGENT_MAX_STEPS: most model calls per question.')
+param agentMaxSteps string = '8'
+
+@description('AGENT_MAX_TOKENS: most tokens spent per question.')
+param agentMaxTokens string = '40000'
+
+@description('AGENT_MAX_ANSWER_TOKENS: max_tokens of each agent model call.')
+param agentMaxAnswerTokens string = '1500'
+
+@description('AGENT_MAX_TOOL_RESULT_CHARS: longest tool result sent to the model.')
+param agentMaxToolResultChars string = '12000'
+
+@description('AGENT_HISTORY_MESSAGES: earlier messages of a session sent with a question.')
+param agentHistoryMessages string = '30'
 // ---- end agent params ----
 
 // ---- hardening params (issue 9) ----
@@ -284,6 +301,7 @@ module storage 'app/storage.bicep' = {
       auditTable
       stateTable
       analysisCacheTable
+      agentSessionsTable
     ]
     containerNames: [
       rawContainer
@@ -405,6 +423,12 @@ var appSettings = {
   LLM_CACHE_TTL_HOURS: llmCacheTtlHours
   LLM_FAILURE_BACKOFF_SECONDS: llmFailureBackoffSeconds
   LLM_UNKNOWN_MIN_CONFIDENCE: llmUnknownMinConfidence
+  AGENT_SESSIONS_TABLE: agentSessionsTable
+  AGENT_MAX_STEPS: agentMaxSteps
+  AGENT_MAX_TOKENS: agentMaxTokens
+  AGENT_MAX_ANSWER_TOKENS: agentMaxAnswerTokens
+  AGENT_MAX_TOOL_RESULT_CHARS: agentMaxToolResultChars
+  AGENT_HISTORY_MESSAGES: agentHistoryMessages
   REMEDIATION_MODE: remediationMode
   NOTIFY_CHANNELS: notifyChannels
   TEAMS_WEBHOOK_URL: keyVaultRefs.TEAMS_WEBHOOK_URL
