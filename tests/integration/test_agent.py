@@ -1,0 +1,145 @@
+"""The operations agent against the SIMULATED factory, the local OpenAI-compatible server and Azurite.
+
+The model is scripted (tools/simulators/openai_server.py): it asks for tool calls, then answers by quoting the
+tool results it was sent, so what the answer contains comes from the real tools, adapters and guardrails.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import azure.functions as func
+import pytest
+
+from orchestration.agent_api import ask, build_agent
+from orchestration.runtime import Services
+from shared.config import Settings
+from shared.timeutil import utc_now
+from tests.support.fixtures_platforms import FACTORY_ID, contoso_factory
+from tools.simulators.adf import AdfSimulator, SimFactory
+from tools.simulators.openai_server import OpenAIStub
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def sim() -> Iterator[AdfSimulator]:
+    with AdfSimulator() as server:
+        yield server
+
+
+@pytest.fixture
+def factory(sim: AdfSimulator) -> SimFactory:
+    return contoso_factory(sim)
+
+
+@pytest.fixture
+def stub() -> Iterator[OpenAIStub]:
+    server = OpenAIStub().start()
+    yield server
+    server.stop()
+
+
+def agent_services(app_values: dict[str, str], sim: AdfSimulator, stub: OpenAIStub | None,
+                   **extra: str) -> Services:
+    values = {**app_values, "ARM_ENDPOINT": sim.url, "SWEEP_FACTORIES": FACTORY_ID,
+              "ENRICHMENT_TIMEOUT_SECONDS": "3", "ENRICHMENT_MAX_RETRIES": "1",
+              "ENRICHMENT_MAX_RETRY_AFTER_SECONDS": "2", "AGENT_SESSIONS_TABLE": "sess" + app_values["STATE_TABLE"],
+              "LLM_MAX_RETRIES": "0", "LLM_TIMEOUT_SECONDS": "5", **extra}
+    if stub is not None:
+        values.update(OPENAI_BASE_URL=stub.base_url, OPENAI_API_KEY="test-key")
+    svc = Services.from_settings(Settings.from_mapping(values))
+    svc.ensure_ready()
+    return svc
+
+
+def test_what_failed_in_the_last_24h_and_the_conversation_continues(
+        app_values: dict[str, str], sim: AdfSimulator, factory: SimFactory, stub: OpenAIStub) -> None:
+    factory.add_failed_run("IngestOrders", "failed with status code Unauthorized", start=utc_now() - timedelta(hours=3))
+    factory.add_failed_run("OldExport", "ancient failure", start=utc_now() - timedelta(hours=40))
+    agent = build_agent(agent_services(app_values, sim, stub), "tester")
+    stub.turns = [{"tool_calls": [{"name": "list_pipeline_runs", "arguments": {"hours": 24}}]},
+                  {"from_tools": "Failed:"}]
+    first = agent.ask("what failed in the last 24 h?")
+    assert first.stopped == "answered"
+    assert "IngestOrders" in first.answer and "Unauthorized" in first.answer and "OldExport" not in first.answer
+    assert [c["name"] for c in first.tool_calls] == ["list_pipeline_runs"]
+    assert first.usage["model_calls"] == 2 and first.usage["total_tokens"] > 0
+    sent_tools = {t["function"]["name"] for t in stub.requests[0]["body"]["tools"]}
+    assert {"list_pipeline_runs", "get_run_activities", "propose_rerun", "classify_error"} <= sent_tools
+    assert sim.counts["queryPipelineRuns"] >= 1 and sim.counts["createRun"] == 0
+
+    stub.turns = [{"content": "Same as before."}]
+    second = agent.ask("and which of those is retryable?", first.session_id)
+    history = [m for m in stub.requests[-1]["body"]["messages"] if m["role"] in ("user", "assistant", "tool")]
+    assert history[0]["content"] == "what failed in the last 24 h?"
+    assert any(m["role"] == "tool" and "IngestOrders" in m["content"] for m in history)
+    assert second.session_id == first.session_id and second.answer == "Same as before."
+
+
+@pytest.mark.parametrize(("status", "words"), [(401, "credentials (HTTP 401)"), (403, "refused access (HTTP 403)"),
+                                               (429, "rate limiting requests (HTTP 429)")])
+def test_model_errors_end_in_a_clear_answer(app_values: dict[str, str], sim: AdfSimulator, stub: OpenAIStub,
+                                            status: int, words: str) -> None:
+    stub.turns = [{"error": status}]
+    answer = build_agent(agent_services(app_values, sim, stub), "tester").ask("what failed?")
+    assert answer.stopped == "llm_error" and words in answer.answer and "Traceback" not in answer.answer
+
+
+def test_model_timeout_ends_in_a_clear_answer(app_values: dict[str, str], sim: AdfSimulator,
+                                              stub: OpenAIStub) -> None:
+    stub.turns = [{"slow": 3, "content": "late"}]
+    answer = build_agent(agent_services(app_values, sim, stub, LLM_TIMEOUT_SECONDS="1"), "t").ask("what failed?")
+    assert answer.stopped == "llm_error" and "did not answer in time" in answer.answer
+
+
+def test_without_an_llm_it_says_so_and_lists_the_tools(app_values: dict[str, str], sim: AdfSimulator) -> None:
+    answer = build_agent(agent_services(app_values, sim, None), "tester").ask("what failed?")
+    assert answer.stopped == "no_llm" and "no language model is configured" in answer.answer
+    assert answer.tools is not None and {"list_pipeline_runs", "propose_rerun"} <= {t["name"] for t in answer.tools}
+
+
+def test_steps_and_tokens_are_bounded(app_values: dict[str, str], sim: AdfSimulator, stub: OpenAIStub) -> None:
+    call = {"tool_calls": [{"name": "classify_error", "arguments": {"message": "Operation timed out"}}]}
+    stub.turns = [call] * 10
+    answer = build_agent(agent_services(app_values, sim, stub, AGENT_MAX_STEPS="3"), "t").ask("loop")
+    assert answer.stopped == "max_steps" and len(stub.requests) == 3 and "AGENT_MAX_STEPS" in answer.answer
+    stub.turns = [call] * 10
+    before = len(stub.requests)
+    answer = build_agent(agent_services(app_values, sim, stub, AGENT_MAX_TOKENS="60"), "t").ask("loop")
+    assert answer.stopped == "max_tokens" and len(stub.requests) - before == 1
+    assert stub.requests[-1]["body"]["max_tokens"] == 60
+
+
+def test_secrets_never_reach_the_model_or_the_session_table(app_values: dict[str, str], sim: AdfSimulator,
+                                                            factory: SimFactory, stub: OpenAIStub) -> None:
+    run = factory.add_failed_run("CopyCustomers", "Login failed for AccountKey=PlantedKey0123456789abcdef==; "
+                                                  "Authorization: Bearer eyJhbGciOi.plantedPayload.sig")
+    svc = agent_services(app_values, sim, stub)
+    stub.turns = [{"tool_calls": [{"name": "get_run_activities", "arguments": {"run_id": run.run_id}}]},
+                  {"from_tools": "It says:"}]
+    answer = build_agent(svc, "t").ask("why did it fail? my password=UserSecret77 if needed")
+    sent = json.dumps([r["body"] for r in stub.requests])
+    for secret in ("PlantedKey0123456789abcdef", "plantedPayload", "UserSecret77"):
+        assert secret not in sent and secret not in answer.answer
+    assert "Login failed" in answer.answer and "[REDACTED]" in answer.answer
+    rows = list(svc.storage.table(svc.settings.agent_sessions_table).list_entities())
+    assert len(rows) >= 4 and not any("UserSecret77" in json.dumps(r, default=str) for r in rows)
+
+
+def test_http_route_rejects_bad_questions_with_4xx() -> None:
+    def post(body: bytes) -> func.HttpResponse:
+        return ask(func.HttpRequest("POST", "/api/agent/ask", body=body, headers={}))
+
+    cases: list[tuple[bytes, int, str]] = [
+        (b"not json", 400, "invalid_json"), (b"[]", 400, "invalid_json"), (b"{}", 400, "missing_question"),
+        (json.dumps({"question": "x" * 5000}).encode(), 400, "question_too_long"),
+        (json.dumps({"question": "hi", "session_id": "../etc"}).encode(), 400, "invalid_session_id"),
+        (b"{" + b" " * 20_000 + b"}", 413, "body_too_large")]
+    for body, status, error in cases:
+        response = post(body)
+        data: dict[str, Any] = json.loads(response.get_body())
+        assert response.status_code == status and data["error"] == error and data["detail"]
