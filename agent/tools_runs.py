@@ -1,6 +1,7 @@
 """Run tools: list pipeline / job runs in a time window, and the activity / task runs of one run with their errors.
 
-Data Factory and Synapse go through shared.platforms (the same REST shapes), Databricks through its adapter.
+Data Factory and Synapse go through shared.platforms (the same REST shapes), Databricks and Airflow through
+their adapters.
 Every ARM resource is checked against the allow-list (shared.scope) before any call; with no resource given,
 the tools look at the factories / workspaces the app is configured for. Windows reach back 45 days, which is
 how long Data Factory keeps run history.
@@ -11,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from agent.airflow_runs import dag_run_tasks, list_dag_runs
 from agent.tooling import Tool, ToolContext, ToolProblem, problem_of, schema
 from shared.platforms.adf import FACTORY_TYPE, AdfFactory
 from shared.platforms.common import parse_arm_id
@@ -95,6 +97,8 @@ def list_runs(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
                 if len(resources) == 1:
                     raise problem_of(exc, f"{platform} {rid.rsplit('/', 1)[-1]}") from exc
                 errors.append(problem_of(exc, f"{platform} {rid.rsplit('/', 1)[-1]}").detail)
+    elif platform == "airflow":
+        runs = list_dag_runs(ctx, args.get("pipeline"), status, since, until, limit)
     else:
         runs = databricks_runs(ctx, since, until, args.get("pipeline"), limit)
     runs.sort(key=lambda r: str(r.get("end") or r.get("start") or ""), reverse=True)
@@ -137,6 +141,8 @@ def run_details(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
     run_id = str(args["run_id"])
     if platform == "databricks":
         return databricks_run(ctx, run_id)
+    if platform == "airflow":
+        return dag_run_tasks(ctx, args.get("pipeline"), run_id)
     resource = args.get("resource") or next(iter(configured_resources(ctx, platform)), None)
     if not resource:
         raise ToolProblem("invalid_arguments", "pass resource: the factory / workspace ARM id of the run")
@@ -184,14 +190,15 @@ def databricks_run(ctx: ToolContext, run_id: str) -> dict[str, Any]:
             "tasks": tasks, "link": run.get("run_page_url")}
 
 
-_PLATFORM = {"type": "string", "enum": ["adf", "synapse", "databricks"],
-             "description": "adf (Data Factory), synapse (Synapse pipelines) or databricks (jobs). Default adf."}
+_PLATFORM = {"type": "string", "enum": ["adf", "synapse", "databricks", "airflow"],
+             "description": "adf (Data Factory), synapse (Synapse pipelines), databricks (jobs) or airflow "
+                            "(DAGs). Default adf."}
 _RESOURCE = {"type": "string", "maxLength": 400,
              "description": "ARM id of the factory / workspace; default: the ones the app is configured for."}
 
 LIST_RUNS = Tool(
     name="list_pipeline_runs",
-    description=("List pipeline / job runs in a time window (default: failed runs of the last 24 hours). Use "
+    description=("List pipeline / job / DAG runs in a time window (default: failed runs of the last 24 hours). Use "
                  "`hours` for 'the last N hours' (up to 1080, 45 days) or since/until for a fixed window."),
     parameters=schema({
         "platform": _PLATFORM, "resource": _RESOURCE,
@@ -209,10 +216,11 @@ LIST_RUNS = Tool(
 
 RUN_DETAILS = Tool(
     name="get_run_activities",
-    description=("The activity runs (Data Factory / Synapse) or task runs (Databricks) of one run, with each "
-                 "failed activity's exact error."),
+    description=("The activity runs (Data Factory / Synapse), task runs (Databricks) or task instances "
+                 "(Airflow: pass the DAG id as pipeline) of one run, with each failed activity's exact error."),
     parameters=schema({"platform": _PLATFORM, "resource": _RESOURCE,
-                       "run_id": {"type": "string", "maxLength": 100, "description": "The run id."}},
+                       "pipeline": {"type": "string", "maxLength": 260, "description": "The DAG id (Airflow)."},
+                       "run_id": {"type": "string", "maxLength": 250, "description": "The run id."}},
                       ("run_id",)),
     handler=run_details,
 )

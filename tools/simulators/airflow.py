@@ -6,6 +6,8 @@ instances, answering what shared.platforms.airflow calls:
   GET  /api/v2/version (Airflow 3 only; 404 on the Airflow 2 flavour), GET /api/v1/version
   GET  /api/{v}/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}[/{map_index}]
   POST /api/{v}/dags/{dag_id}/clearTaskInstances   dry_run honoured; real clears are recorded
+  GET  /api/{v}/dags/{dag_id or ~}/dagRuns          state, end_date_gte, start_date_lte, limit, offset
+  GET  /api/{v}/dags/{dag_id}/dagRuns/{run_id}/taskInstances
 
 Requests need `Authorization: Bearer <token>`.
 """
@@ -30,6 +32,7 @@ class AirflowSimulator(SimServer):
         self.prefix = "/api/v2" if major >= 3 else "/api/v1"
         self.task_instances: dict[tuple[str, str, str, int], dict[str, Any]] = {}
         self.cleared: list[dict[str, Any]] = []  # the non-dry-run clear requests
+        self.dag_runs: dict[tuple[str, str], dict[str, Any]] = {}
 
     def authorized(self, headers: dict[str, str]) -> bool:
         return headers.get("authorization", "") == f"Bearer {self.token}"
@@ -45,9 +48,22 @@ class AirflowSimulator(SimServer):
         self.task_instances[(dag_id, run_id, task_id, map_index)] = ti
         return ti
 
+    def add_dag_run(self, dag_id: str, run_id: str, state: str, start: str, end: str | None) -> dict[str, Any]:
+        """A DAG run (ISO-8601 start / end); add its task instances with add_task_instance."""
+        run = {"dag_id": dag_id, "dag_run_id": run_id, "state": state, "start_date": start, "end_date": end,
+               "logical_date": start, "run_type": "scheduled", "note": None}
+        self.dag_runs[(dag_id, run_id)] = run
+        return run
+
     def route(self, method: str, path: str) -> tuple[str, Any, tuple[str, ...]] | None:
         if method == "GET" and path == f"{self.prefix}/version":
             return "version", self._version, ()
+        match = re.match(rf"^{self.prefix}/dags/([^/]+)/dagRuns$", path)
+        if method == "GET" and match:
+            return "dagRuns", self._dag_runs, match.groups()
+        match = re.match(rf"^{self.prefix}/dags/([^/]+)/dagRuns/([^/]+)/taskInstances$", path)
+        if method == "GET" and match:
+            return "taskInstances", self._task_instances, match.groups()
         match = re.match(rf"^{self.prefix}/dags/([^/]+)/dagRuns/([^/]+)/taskInstances/([^/]+)(?:/(-?\d+))?$", path)
         if method == "GET" and match:
             return "taskInstance", self._task_instance, tuple(g or "-1" for g in match.groups())
@@ -58,6 +74,21 @@ class AirflowSimulator(SimServer):
 
     def _version(self, q: dict[str, str], body: Any) -> Response:
         return 200, {}, {"version": "3.0.2" if self.major >= 3 else "2.10.5", "git_version": None}
+
+    def _dag_runs(self, q: dict[str, str], body: Any, dag: str) -> Response:
+        runs = [r for (d, _), r in self.dag_runs.items() if dag in ("~", d)
+                and (not q.get("state") or r["state"] == q["state"])
+                and (not q.get("end_date_gte") or (r["end_date"] or "") >= q["end_date_gte"])
+                and (not q.get("start_date_lte") or r["start_date"] <= q["start_date_lte"])]
+        runs.sort(key=lambda r: str(r["start_date"]), reverse=True)
+        offset, limit = int(q.get("offset") or 0), int(q.get("limit") or 100)
+        return 200, {}, {"dag_runs": runs[offset:offset + limit], "total_entries": len(runs)}
+
+    def _task_instances(self, q: dict[str, str], body: Any, dag: str, run: str) -> Response:
+        if (dag, run) not in self.dag_runs:
+            return 404, {}, self.error_body(404, "DAGRun not found", f"{dag}/{run}")
+        items = [ti for (d, r, _, _), ti in self.task_instances.items() if d == dag and r == run]
+        return 200, {}, {"task_instances": items, "total_entries": len(items)}
 
     def _task_instance(self, q: dict[str, str], body: Any, dag: str, run: str, task: str, index: str) -> Response:
         ti = self.task_instances.get((dag, run, task, int(index)))
