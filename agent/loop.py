@@ -22,6 +22,8 @@ from shared.timeutil import utc_now_iso
 
 QUESTION_CHARS = 4000
 ARGUMENT_CHARS = 4000
+HISTORY_TOOL_CHARS = 2000  # earlier tool results are replayed shortened: the question at hand gets the budget
+HISTORY_CHARS = 60_000
 PROBLEM_KINDS_TO_REPORT = ("auth", "forbidden", "throttled", "timeout", "out_of_scope", "unavailable")
 
 SYSTEM_PROMPT = (
@@ -90,6 +92,22 @@ def llm_problem(exc: Exception, settings_hint: str) -> str:
     return f"The language model call failed ({type(exc).__name__})."
 
 
+def trim_history(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Earlier messages, tool results shortened, oldest dropped (whole questions) beyond HISTORY_CHARS."""
+    shortened = []
+    for message in history:
+        content = message.get("content")
+        if message["role"] == "tool" and isinstance(content, str) and len(content) > HISTORY_TOOL_CHARS:
+            message = {**message, "content": content[:HISTORY_TOOL_CHARS] + " [shortened]"}
+        shortened.append(message)
+    while len(json.dumps(shortened)) > HISTORY_CHARS:
+        later = [i for i, m in enumerate(shortened) if m["role"] == "user" and i > 0]
+        if not later:
+            return []
+        shortened = shortened[later[0]:]
+    return shortened
+
+
 class Agent:
     def __init__(self, client: openai.OpenAI | None, model: str, toolbox: Toolbox, *,
                  sessions: SessionStore | None = None, limits: Limits | None = None,
@@ -126,7 +144,8 @@ class Agent:
             return Answer(session_id, f"I cannot answer questions: {why}. The tools work without a model: "
                                       f"{names} (python -m tools.mcp_server exposes them to an MCP client).",
                           "no_llm", model=self.model, tools=self.toolbox.describe())
-        history = self.sessions.history(session_id, self.limits.history_messages) if self.sessions else []
+        history = trim_history(self.sessions.history(session_id, self.limits.history_messages)
+                               if self.sessions else [])
         new: list[dict[str, Any]] = [{"role": "user", "content": question}]
         answer = self._run(history, new, session_id)
         new.append({"role": "assistant", "content": answer.answer})

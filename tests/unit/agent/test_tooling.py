@@ -101,3 +101,19 @@ def test_eval_cases_load_and_scoring_fails_on_a_missing_fact_or_a_forbidden_tool
     result = score(case, bad, scripted=True)
     assert len(result.failures) == 4 and result.rate == 0.0
     assert fill({"a": ["{run:X}", "{factory}"]}, {"run:X": "r1", "factory": "f"}) == {"a": ["r1", "f"]}
+
+
+def test_history_replays_tool_results_shortened_and_drops_whole_old_questions() -> None:
+    from agent.loop import HISTORY_CHARS, trim_history
+
+    def turn(i: int, size: int) -> list[dict[str, Any]]:
+        return [{"role": "user", "content": f"q{i}"},
+                {"role": "assistant", "content": None, "tool_calls": [{"id": f"c{i}"}]},
+                {"role": "tool", "tool_call_id": f"c{i}", "content": "r" * size},
+                {"role": "assistant", "content": f"a{i}"}]
+
+    short = trim_history(turn(1, 10_000))
+    assert len(short) == 4 and short[2]["content"].endswith("[shortened]") and len(short[2]["content"]) < 2100
+    many = trim_history([m for i in range(60) for m in turn(i, 5000)])
+    assert len(json.dumps(many)) <= HISTORY_CHARS and many[0] == {"role": "user", "content": many[0]["content"]}
+    assert many[-1]["content"] == "a59"
