@@ -4,6 +4,7 @@ and the packages below it."""
 import azure.functions as func
 
 from orchestration import actions, agent_api, api
+from orchestration import remediation as remediation_api
 from orchestration.sweep_trigger import run_sweep
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
@@ -55,6 +56,29 @@ def health(req: func.HttpRequest) -> func.HttpResponse:
 
 
 # --- remediation (issue 8) ---
+@app.route(route="incidents/{id}/approve", methods=["POST"])
+def approve_remediation(req: func.HttpRequest) -> func.HttpResponse:
+    return remediation_api.approve(req)
+
+
+@app.route(route="incidents/{id}/reject", methods=["POST"])
+def reject_remediation(req: func.HttpRequest) -> func.HttpResponse:
+    return remediation_api.reject(req)
+
+
+@app.route(route="remediation/approval", methods=["GET", "POST"], auth_level=func.AuthLevel.ANONYMOUS)
+def remediation_approval_link(req: func.HttpRequest) -> func.HttpResponse:
+    return remediation_api.approval_link(req)
+
+
+@app.route(route="remediation/stats", methods=["GET"])
+def remediation_stats(req: func.HttpRequest) -> func.HttpResponse:
+    return remediation_api.stats(req)
+
+
+@app.queue_trigger(arg_name="msg", queue_name="%REMEDIATION_QUEUE%", connection="AzureWebJobsStorage")
+def remediation_step(msg: func.QueueMessage) -> None:
+    remediation_api.process_step(msg)
 # --- end remediation ---
 
 # --- notifications (issue 10) ---

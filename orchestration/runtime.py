@@ -10,6 +10,8 @@ import threading
 from dataclasses import dataclass, field
 
 from orchestration.stages import default_stages
+from remediation.service import RemediationService
+from remediation.store import RemediationStore
 from shared.config import Settings, load_settings
 from shared.incidents import IncidentStore
 from shared.records import AlertStore, AuditLog
@@ -27,6 +29,9 @@ class Services:
     audit: AuditLog
     lifecycle: Lifecycle
     stages: list[IncidentStage] = field(default_factory=list)
+    # --- remediation (issue 8) ---
+    remediation: RemediationService | None = None
+    # --- end remediation ---
     _ready: bool = False
     _ready_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -36,14 +41,19 @@ class Services:
         incidents = IncidentStore(storage.table(settings.incidents_table),
                                   storage.container(settings.payloads_container))
         audit = AuditLog(storage.table(settings.audit_table))
+        lifecycle = Lifecycle(incidents, audit, storage.queue(settings.events_queue))
+        remediation = RemediationService(settings, incidents, audit, lifecycle,
+                                         RemediationStore(storage.table(settings.remediation_table)),
+                                         storage.queue(settings.remediation_queue))
         return cls(
             settings=settings,
             storage=storage,
             incidents=incidents,
             alerts=AlertStore(storage.table(settings.alerts_table)),
             audit=audit,
-            lifecycle=Lifecycle(incidents, audit, storage.queue(settings.events_queue)),
-            stages=default_stages(settings, storage),
+            lifecycle=lifecycle,
+            stages=default_stages(settings, storage, remediation=remediation),
+            remediation=remediation,
         )
 
     def ensure_ready(self) -> None:

@@ -81,7 +81,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LLM_FAILURE_BACKOFF_SECONDS", "300", "After a failed LLM call, the same signature is not sent again for this long."),
     Setting("LLM_UNKNOWN_MIN_CONFIDENCE", "80", "Confidence the LLM needs to allow one retry of an `unknown` error."),
     # --- remediation (issue 8) ---
-    Setting("REMEDIATION_MODE", "off", "Reserved for the remediation stage (next issue); nothing reads it yet, so remediation is off."),
+    Setting("REMEDIATION_MODE", "dry-run", "`off`, `dry-run` (plans and audits what it would do, calls nothing), `approve` (every action waits for approval) or `auto` (retry-safe failures of pipelines the policy declares idempotent are rerun; the rest wait for approval). See docs/remediation.md."),
+    Setting("REMEDIATION_KILL_SWITCH", "false", "`true` stops every remediation action at once, whatever the mode; plans say why nothing was done."),
+    Setting("REMEDIATION_POLICY_FILE", "", "Path of the remediation policy TOML (per category and pipeline: action, max attempts, backoff, idempotent); empty means the packaged remediation/policy.toml."),
+    Setting("REMEDIATION_QUEUE", "remediation", "Queue of delayed remediation steps (act, verify, reconcile, approval expiry), sent with a visibility delay; poison queue is `<name>-poison`."),
+    Setting("REMEDIATION_TABLE", "remediation", "Table of remediation attempt claims (one insert-only row per incident and attempt), circuit-breaker counters and learning figures."),
+    Setting("REMEDIATION_VERIFY_INTERVAL_SECONDS", "60", "First delay before a started run is checked; later checks back off (x2) up to 15 minutes."),
+    Setting("REMEDIATION_VERIFY_DEADLINE_MINUTES", "180", "A rerun still running (or a run in the way still running) after this long is escalated."),
+    Setting("REMEDIATION_BREAKER_PIPELINE_MAX", "3", "Most remediation actions per pipeline / job / DAG within REMEDIATION_BREAKER_WINDOW_MINUTES; beyond it the incident is escalated (notify only)."),
+    Setting("REMEDIATION_BREAKER_WINDOW_MINUTES", "60", "Window of the per-pipeline circuit breaker."),
+    Setting("REMEDIATION_BREAKER_RESOURCE_PER_HOUR", "100", "Most remediation actions per factory / workspace / Databricks or Airflow instance per hour (ARM allows about 1,200 writes an hour per subscription)."),
+    Setting("REMEDIATION_LEARN_MIN_FAILURES", "5", "A signature whose remediations failed at least this often, with a success rate below REMEDIATION_LEARN_MIN_SUCCESS_RATE, is no longer retried automatically."),
+    Setting("REMEDIATION_LEARN_MIN_SUCCESS_RATE", "0.5", "Success rate (0-1) below which a signature with enough failed remediations is escalated instead of retried."),
+    Setting("REMEDIATION_APPROVAL_SECRET", "", "HMAC key that signs approval links (any long random string); empty disables approval links (the approve API still works).", secret=True),
+    Setting("REMEDIATION_APPROVAL_EXPIRY_MINUTES", "240", "How long a plan waits for approval (and its link stays valid) before the incident is escalated."),
+    Setting("PUBLIC_BASE_URL", "", "Public base URL of this app (e.g. `https://<app>.azurewebsites.net`), used to build approval links."),
     # --- end remediation ---
 
     # --- notifications (issue 10) ---
@@ -183,15 +197,24 @@ class Settings:
         return self.get("PAYLOADS_CONTAINER")
 
     @property
+    def remediation_queue(self) -> str:
+        return self.get("REMEDIATION_QUEUE")
+
+    @property
+    def remediation_table(self) -> str:
+        return self.get("REMEDIATION_TABLE")
+
+    @property
     def agent_sessions_table(self) -> str:
         return self.get("AGENT_SESSIONS_TABLE")
 
     def tables(self) -> tuple[str, ...]:
         return (self.incidents_table, self.alerts_table, self.audit_table, self.state_table,
-                self.analysis_cache_table, self.agent_sessions_table)
+                self.analysis_cache_table, self.remediation_table, self.agent_sessions_table)
 
     def queues(self) -> tuple[str, ...]:
-        return (self.alerts_queue, self.poison_queue, self.events_queue, f"{self.events_queue}-poison")
+        return (self.alerts_queue, self.poison_queue, self.events_queue, f"{self.events_queue}-poison",
+                self.remediation_queue, f"{self.remediation_queue}-poison")
 
     def containers(self) -> tuple[str, ...]:
         return (self.raw_container, self.payloads_container)

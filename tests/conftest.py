@@ -35,6 +35,8 @@ def storage_values(connection_string: str, suffix: str) -> dict[str, str]:
         "AzureWebJobsStorage": connection_string,
         "ALERTS_QUEUE": f"alerts{suffix}",
         "EVENTS_QUEUE": f"events{suffix}",
+        "REMEDIATION_QUEUE": f"remediation{suffix}",
+        "REMEDIATION_TABLE": f"remediation{suffix}",
         "INCIDENTS_TABLE": f"incidents{suffix}",
         "ALERTS_TABLE": f"alerts{suffix}",
         "AUDIT_TABLE": f"audit{suffix}",
