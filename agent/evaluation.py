@@ -45,6 +45,7 @@ class Observed:
     create_runs: int  # createRun calls the simulated factory received
     model_requests: str  # every request body sent to the model (scripted runs only), as one text
     usage: dict[str, int]
+    plan_states: dict[str, str | None] = field(default_factory=dict)  # pipeline -> incident.remediation state
 
 
 @dataclass
@@ -113,6 +114,8 @@ def score(case: Case, seen: Observed, *, scripted: bool) -> Score:
         checks["a tool result was capped"] = any(c.get("truncated") for c in seen.tool_calls) == expect["truncated"]
     if "create_runs" in expect:
         checks[f"{expect['create_runs']} createRun calls"] = seen.create_runs == int(expect["create_runs"])
+    for pipeline, state in (expect.get("plan_states") or {}).items():
+        checks[f"{pipeline} plan is {state}"] = seen.plan_states.get(pipeline) == state
     if "stopped" in expect:
         checks[f"stopped: {expect['stopped']}"] = seen.stopped == expect["stopped"]
     if scripted:  # only the local server records what the model was sent

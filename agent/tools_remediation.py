@@ -18,10 +18,16 @@ def propose_rerun(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
     if ctx.proposer is None:
         raise ToolProblem("unavailable", "remediation planning is not available in this deployment")
     reason = args.get("reason") or f"rerun asked through the agent by {ctx.actor}"
-    plan = ctx.proposer(incident, f"agent for {ctx.actor}", reason)
-    return {"plan": plan, "incident_id": incident.id, "executed": False,
-            "next_step": f"a person approves it with POST /api/incidents/{incident.id}/approve "
-                         "(or rejects it with /reject); nothing runs before that"}
+    try:
+        proposal = ctx.proposer(incident, f"agent for {ctx.actor}", reason)
+    except LookupError as exc:
+        raise ToolProblem("not_found", str(exc)) from exc
+    if proposal.get("waiting_for_approval"):
+        next_step = (f"a person approves it with POST /api/incidents/{incident.id}/approve (or rejects it with "
+                     "/reject); nothing runs before that")
+    else:
+        next_step = "nothing waits for approval: the plan says why no rerun can be proposed now"
+    return {"incident_id": incident.id, "executed": False, **proposal, "next_step": next_step}
 
 
 TOOLS = (

@@ -19,13 +19,30 @@ from agent.toolset import build_toolbox
 from orchestration.actions import PRINCIPAL_HEADER, error
 from orchestration.api import json_response, read_storage
 from orchestration.runtime import Services
+from shared.lifecycle import PlanState
+from shared.models import Incident
 
 MAX_BODY = 16_384
 
 
 def proposer(svc: Services) -> Proposer | None:
-    """The remediation service's propose (the plan POST /api/incidents/{id}/approve starts), when deployed."""
-    return None
+    """The remediation service's propose: the same plan, through the policy, that POST
+    /api/incidents/{id}/approve starts. It never acts; in dry-run / off mode the plan only says why."""
+    service = svc.remediation
+    if service is None:
+        return None
+
+    def propose(incident: Incident, actor: str, reason: str) -> dict[str, Any]:
+        proposal = service.propose(incident.id, actor=actor, reason=reason)
+        current = svc.incidents.get(incident.id) or incident
+        remediation = current.remediation or {}
+        waiting = remediation.get("state") == PlanState.WAITING_APPROVAL.value
+        return {"waiting_for_approval": waiting, "state": remediation.get("state"),
+                "plan_id": remediation.get("plan_id") if waiting else None, "plan": proposal.plan.to_dict(),
+                "already_pending": proposal.transitioned is None and waiting,
+                "mode": svc.settings.get("REMEDIATION_MODE")}
+
+    return propose
 
 
 def build_agent(svc: Services, actor: str) -> Agent:

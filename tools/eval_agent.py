@@ -41,6 +41,7 @@ def storage_names(suffix: str) -> dict[str, str]:
     return {"ALERTS_QUEUE": f"alerts{suffix}", "EVENTS_QUEUE": f"events{suffix}", "INCIDENTS_TABLE": f"inc{suffix}",
             "ALERTS_TABLE": f"alerts{suffix}", "AUDIT_TABLE": f"audit{suffix}", "STATE_TABLE": f"state{suffix}",
             "ANALYSIS_CACHE_TABLE": f"cache{suffix}", "AGENT_SESSIONS_TABLE": f"sessions{suffix}",
+            "REMEDIATION_QUEUE": f"remediation{suffix}", "REMEDIATION_TABLE": f"remediation{suffix}",
             "RAW_CONTAINER": f"raw{suffix}", "PAYLOADS_CONTAINER": f"payloads{suffix}"}
 
 
@@ -106,8 +107,12 @@ def run_case(case: Case, connection_string: str, suffix: str, live: dict[str, st
             stopped = answer.stopped
             usage = {k: usage[k] + answer.usage.get(k, 0) for k in usage}
         sent = json.dumps([r["body"] for r in stub.requests]) if stub else ""
+        plans = {}
+        for spec in case.state.get("incidents", []):
+            incident = svc.incidents.get(names[f"incident:{spec['pipeline']}"])
+            plans[spec["pipeline"]] = ((incident.remediation or {}).get("state") if incident else None)
         seen = Observed(answers, calls, stopped, sum(len(f.created_runs) for f in sim.factories.values()), sent,
-                        usage)
+                        usage, plans)
         return score(case, seen, scripted=live is None), seen
 
 

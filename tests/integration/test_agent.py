@@ -14,10 +14,12 @@ from typing import Any
 import azure.functions as func
 import pytest
 
+from analysis.classifier import classify
 from orchestration.agent_api import ask, build_agent
 from orchestration.runtime import Services
 from shared.config import Settings
-from shared.timeutil import utc_now
+from shared.models import Failure
+from shared.timeutil import utc_now, utc_now_iso
 from tests.support.fixtures_platforms import FACTORY_ID, contoso_factory
 from tools.simulators.adf import AdfSimulator, SimFactory
 from tools.simulators.openai_server import OpenAIStub
@@ -143,3 +145,47 @@ def test_http_route_rejects_bad_questions_with_4xx() -> None:
         response = post(body)
         data: dict[str, Any] = json.loads(response.get_body())
         assert response.status_code == status and data["error"] == error and data["detail"]
+
+
+def _incident(svc: Services, factory: SimFactory) -> str:
+    run = factory.add_failed_run("IngestOrders", "Internal server error occurred. Please retry.",
+                                 code="InternalServerError")
+    failure = Failure(source="azure-monitor", platform="adf", resource=factory.resource_id, pipeline="IngestOrders",
+                      run_id=run.run_id, activity="Copy data", error_code="InternalServerError",
+                      message="Internal server error occurred. Please retry.")
+    incident_id = svc.incidents.record(failure, "alert-1", utc_now_iso()).incident.id
+    svc.incidents.update_fields(incident_id, verdict=classify(failure).to_dict())
+    return incident_id
+
+
+def test_rerun_it_creates_a_plan_waiting_for_approval_and_calls_nothing(
+        app_values: dict[str, str], sim: AdfSimulator, factory: SimFactory, stub: OpenAIStub) -> None:
+    svc = agent_services(app_values, sim, stub, REMEDIATION_MODE="approve")
+    incident_id = _incident(svc, factory)
+    stub.turns = [{"tool_calls": [{"name": "propose_rerun", "arguments": {"incident_id": incident_id}}]},
+                  {"from_tools": "Proposed:"}]
+    answer = build_agent(svc, "alice").ask("rerun it")
+    assert answer.tool_calls[0]["ok"] and "waiting_for_approval\": true" in answer.answer
+    incident = svc.incidents.get(incident_id)
+    assert incident is not None and incident.remediation is not None
+    assert incident.remediation["state"] == "waiting_approval"
+    assert incident.remediation["proposed_by"] == "agent for alice"
+    assert sim.counts["createRun"] == 0 and factory.created_runs == []
+    # The plan is the one the approval API starts: approving it moves it on (still no run from the agent).
+    assert svc.remediation is not None
+    done = svc.remediation.approve(incident_id, "bob", "go", plan_id=incident.remediation["plan_id"])
+    assert done is not None and done.incident.remediation is not None
+    assert done.incident.remediation["state"] == "planned"
+
+
+def test_in_dry_run_mode_nothing_waits_and_the_answer_says_why(
+        app_values: dict[str, str], sim: AdfSimulator, factory: SimFactory, stub: OpenAIStub) -> None:
+    svc = agent_services(app_values, sim, stub, REMEDIATION_MODE="dry-run")
+    incident_id = _incident(svc, factory)
+    stub.turns = [{"tool_calls": [{"name": "propose_rerun", "arguments": {"incident_id": incident_id}}]},
+                  {"from_tools": "Proposed:"}]
+    answer = build_agent(svc, "alice").ask("rerun it")
+    assert "waiting_for_approval\": false" in answer.answer and "dry-run" in answer.answer
+    incident = svc.incidents.get(incident_id)
+    assert incident is not None and (incident.remediation or {}).get("state") != "waiting_approval"
+    assert sim.counts["createRun"] == 0
