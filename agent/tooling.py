@@ -50,6 +50,8 @@ class ToolContext:
     lifecycle: Lifecycle | None = None
     proposer: Proposer | None = None
     actor: str = "agent"
+    # Remediation outcome figures per error signature / pipeline (the remediation table's learning rows).
+    remediation_stats: Callable[[], list[dict[str, Any]]] | None = None
 
     def require_in_scope(self, resource_id: str) -> None:
         reason = out_of_scope_reason(self.settings, resource_id)

@@ -46,7 +46,20 @@ def remediation_history(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any
     rows.sort(key=lambda r: str(r["last_seen"]), reverse=True)
     limit = args.get("limit", 20)
     return {"incidents": len(rows), "scanned_all": more is None, "plan_states": dict(outcomes),
-            "categories": dict(categories), "recent": rows[:limit]}
+            "categories": dict(categories), "recent": rows[:limit],
+            "outcome_figures": learned_figures(ctx, args.get("pipeline"), wanted)[:limit]}
+
+
+def learned_figures(ctx: ToolContext, pipeline: str | None, wanted: str | None) -> list[dict[str, Any]]:
+    """Attempts / successes / failures the remediation service counted, for this signature or pipeline."""
+    if ctx.remediation_stats is None:
+        return []
+    rows = ctx.remediation_stats()
+    if wanted:
+        return [r for r in rows if r.get("kind") == "signature" and wanted in str(r.get("key"))]
+    if pipeline:
+        return [r for r in rows if r.get("kind") == "pipeline" and str(r.get("label", "")).endswith(f" {pipeline}")]
+    return sorted(rows, key=lambda r: -int(r.get("attempts") or 0))
 
 
 TOOLS = (
@@ -58,7 +71,8 @@ TOOLS = (
                  "failure_type": {"type": "string", "maxLength": 100}}, ("message",)),
          classify_error),
     Tool("remediation_history", "Remediation history and statistics: for a pipeline or an error signature hash, "
-         "how past incidents were handled (plan states, actions, attempts, resolutions).",
+         "how past incidents were handled (plan states, actions, attempts, resolutions) and the remediation "
+         "outcome figures (attempts, successes, failures, success rate).",
          schema({"pipeline": {"type": "string", "maxLength": 260},
                  "signature": {"type": "string", "maxLength": 64, "description": "Error signature hash."},
                  "since": {"type": "string", "maxLength": 40, "description": "ISO-8601; on last_seen."},

@@ -45,9 +45,14 @@ def proposer(svc: Services) -> Proposer | None:
     return propose
 
 
+def tool_context(svc: Services, actor: str) -> ToolContext:
+    stats = svc.remediation.store.all_stats if svc.remediation is not None else None
+    return ToolContext(svc.settings, svc.incidents, svc.lifecycle, proposer(svc), actor, remediation_stats=stats)
+
+
 def build_agent(svc: Services, actor: str) -> Agent:
     settings = svc.settings
-    context = ToolContext(settings, svc.incidents, svc.lifecycle, proposer(svc), actor)
+    context = tool_context(svc, actor)
     toolbox = build_toolbox(context, settings.int_setting("AGENT_MAX_TOOL_RESULT_CHARS"))
     sessions = SessionStore(svc.storage.table(settings.agent_sessions_table))
     return Agent.from_settings(settings, toolbox, sessions)

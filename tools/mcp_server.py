@@ -17,7 +17,7 @@ import sys
 from agent.mcp_bridge import build_server
 from agent.tooling import ToolContext
 from agent.toolset import build_toolbox
-from orchestration.agent_api import proposer
+from orchestration.agent_api import tool_context
 from orchestration.runtime import Services
 from shared.config import Settings, load_settings
 
@@ -30,7 +30,7 @@ def context(settings: Settings, actor: str) -> ToolContext:
         logging.getLogger(__name__).warning("incident storage unavailable (%s); incident tools are off",
                                             type(exc).__name__)
         return ToolContext(settings, actor=actor)
-    return ToolContext(settings, svc.incidents, svc.lifecycle, proposer(svc), actor)
+    return tool_context(svc, actor)
 
 
 def main(argv: list[str] | None = None) -> int:

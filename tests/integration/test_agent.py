@@ -14,8 +14,9 @@ from typing import Any
 import azure.functions as func
 import pytest
 
+from agent.toolset import build_toolbox
 from analysis.classifier import classify
-from orchestration.agent_api import ask, build_agent
+from orchestration.agent_api import ask, build_agent, tool_context
 from orchestration.runtime import Services
 from shared.config import Settings
 from shared.models import Failure
@@ -189,3 +190,26 @@ def test_in_dry_run_mode_nothing_waits_and_the_answer_says_why(
     incident = svc.incidents.get(incident_id)
     assert incident is not None and (incident.remediation or {}).get("state") != "waiting_approval"
     assert sim.counts["createRun"] == 0
+
+
+def test_remediation_history_reads_plans_and_outcome_figures(app_values: dict[str, str], sim: AdfSimulator,
+                                                             factory: SimFactory) -> None:
+    svc = agent_services(app_values, sim, None, REMEDIATION_MODE="approve")
+    incident_id = _incident(svc, factory)
+    assert svc.remediation is not None
+    incident = svc.incidents.get(incident_id)
+    assert incident is not None
+    keys = svc.remediation.keys(incident)
+    for outcome in ("attempts", "attempts", "successes", "failures"):
+        svc.remediation.store.bump_stats(keys, outcome)
+    svc.remediation.propose(incident_id, actor="someone")
+    box = build_toolbox(tool_context(svc, "t"))
+    by_pipeline = json.loads(box.call("remediation_history", {"pipeline": "IngestOrders"}).text)
+    assert by_pipeline["incidents"] == 1 and by_pipeline["plan_states"] == {"waiting_approval": 1}
+    figures = by_pipeline["outcome_figures"][0]
+    assert figures["attempts"] == 2 and figures["success_rate"] == 0.5
+    signature = (incident.verdict or {})["signature"]["hash"]
+    by_signature = json.loads(box.call("remediation_history", {"signature": signature}).text)
+    assert by_signature["incidents"] == 1 and by_signature["outcome_figures"][0]["kind"] == "signature"
+    other = json.loads(box.call("remediation_history", {"signature": "0" * 16}).text)
+    assert other["incidents"] == 0 and other["outcome_figures"] == []
