@@ -11,7 +11,7 @@ from agent.tooling import ToolContext, ToolProblem, problem_of
 from shared.platforms.airflow import AirflowApi
 from shared.timeutil import to_iso
 
-STATES = {"Failed": "failed", "Succeeded": "success", "InProgress": "running", "Cancelled": "failed"}
+STATES = {"Failed": "failed", "Succeeded": "success", "InProgress": "running"}
 MESSAGE_CHARS = 600
 
 
@@ -43,10 +43,12 @@ def _api(ctx: ToolContext) -> AirflowRuns:
 
 def list_dag_runs(ctx: ToolContext, dag_id: str | None, status: str, since: datetime, until: datetime,
                   limit: int) -> list[dict[str, Any]]:
+    if status != "any" and status not in STATES:
+        raise ToolProblem("invalid_arguments", f"Airflow DAG runs have no {status} state; use Failed, Succeeded, "
+                                               "InProgress or any")
     api = _api(ctx)
     try:
-        page = api.dag_runs(dag_id, None if status == "any" else STATES.get(status, "failed"), since, until,
-                            limit + 1)
+        page = api.dag_runs(dag_id, None if status == "any" else STATES[status], since, until, limit + 1)
     except Exception as exc:
         raise problem_of(exc, "Airflow") from exc
     return [{"platform": "airflow", "pipeline": r.get("dag_id"), "run_id": r.get("dag_run_id"),

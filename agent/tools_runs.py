@@ -100,6 +100,8 @@ def list_runs(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
     elif platform == "airflow":
         runs = list_dag_runs(ctx, args.get("pipeline"), status, since, until, limit)
     else:
+        if status != "Failed":
+            raise ToolProblem("invalid_arguments", "for Databricks only failed job runs are listed (status Failed)")
         runs = databricks_runs(ctx, since, until, args.get("pipeline"), limit)
     runs.sort(key=lambda r: str(r.get("end") or r.get("start") or ""), reverse=True)
     result: dict[str, Any] = {"platform": platform, "window": {"from": to_iso(since), "to": to_iso(until)},

@@ -213,3 +213,22 @@ def test_remediation_history_reads_plans_and_outcome_figures(app_values: dict[st
     assert by_signature["incidents"] == 1 and by_signature["outcome_figures"][0]["kind"] == "signature"
     other = json.loads(box.call("remediation_history", {"signature": "0" * 16}).text)
     assert other["incidents"] == 0 and other["outcome_figures"] == []
+
+
+def test_acknowledge_and_resolve_go_through_the_lifecycle(app_values: dict[str, str], sim: AdfSimulator,
+                                                          factory: SimFactory) -> None:
+    svc = agent_services(app_values, sim, None)
+    incident_id = _incident(svc, factory)
+    box = build_toolbox(tool_context(svc, "carol"))
+    listed = json.loads(box.call("list_incidents", {"status": "open"}).text)
+    assert [i["id"] for i in listed["incidents"]] == [incident_id] and listed["incidents"][0]["retryable"] is True
+    acked = box.call("acknowledge_incident", {"incident_id": incident_id})
+    assert acked.ok and json.loads(acked.text)["incident"]["acknowledged_by"] == "agent for carol"
+    assert box.call("resolve_incident", {"incident_id": incident_id}).problem == "invalid_arguments"  # no reason
+    resolved = box.call("resolve_incident", {"incident_id": incident_id, "reason": "fixed the credentials"})
+    assert resolved.ok and json.loads(resolved.text)["incident"]["status"] == "resolved"
+    again = box.call("resolve_incident", {"incident_id": incident_id, "reason": "twice"})
+    assert again.problem == "conflict" and "resolved" in again.text
+    assert box.call("get_incident", {"incident_id": "nope"}).problem == "not_found"
+    trail = [(e.action, e.actor) for e in svc.audit.trail(incident_id)]
+    assert any(actor == "agent for carol" for _, actor in trail)

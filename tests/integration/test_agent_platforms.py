@@ -11,7 +11,8 @@ import pytest
 from agent.tooling import ToolContext
 from agent.toolset import build_toolbox
 from shared.timeutil import to_iso, utc_now
-from tests.support.fixtures_platforms import sim_settings
+from tests.support.fixtures_platforms import SUB, SYNAPSE_ID, sim_settings
+from tools.simulators.adf import AdfSimulator
 from tools.simulators.airflow import SIM_AIRFLOW_TOKEN, AirflowSimulator
 from tools.simulators.databricks import SIM_TOKEN, DatabricksSimulator
 
@@ -59,3 +60,18 @@ def test_databricks_failed_job_runs_and_the_failed_task_error() -> None:
         assert tasks["transform"]["status"] == "FAILED"
         assert tasks["transform"]["error"] == "ZeroDivisionError: division by zero"
         assert tasks["ingest"]["status"] == "SUCCESS" and "error" not in tasks["ingest"]
+
+
+def test_synapse_runs_and_activities_and_no_cancelled_state_on_airflow() -> None:
+    with AdfSimulator() as sim:
+        workspace = sim.add_workspace("contoso-syn", subscription=SUB, resource_group="pipelines-rg")
+        run = workspace.add_failed_run("LoadLake", "Spark job failed: java.lang.OutOfMemoryError")
+        settings = sim_settings(SYNAPSE_ENDPOINT=sim.synapse_endpoint_template(), SWEEP_SYNAPSE_WORKSPACES=SYNAPSE_ID)
+        box = build_toolbox(ToolContext(settings))
+        listed = json.loads(box.call("list_pipeline_runs", {"platform": "synapse", "hours": 2}).text)
+        assert [r["pipeline"] for r in listed["runs"]] == ["LoadLake"]
+        detail = json.loads(box.call("get_run_activities", {"platform": "synapse", "run_id": run.run_id}).text)
+        failed = [a for a in detail["activities"] if a["status"] == "Failed"]
+        assert failed[0]["error"]["message"] == "Spark job failed: java.lang.OutOfMemoryError"
+        assert box.call("list_pipeline_runs", {"platform": "airflow", "status": "Cancelled"}).problem == \
+            "invalid_arguments"
