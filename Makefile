@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test setup lint typecheck bench infra-tools clean
+.PHONY: run test setup lint typecheck bench infra-tools clean eval-agent
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ typecheck: setup
 
 bench: setup
 	$(PY) -m tools.bench ingest
+
+# The agent's evaluation cases: a real model when OPENAI_* / AZURE_OPENAI_* is set, else the scripted local one.
+eval-agent: setup
+	$(PY) -m tools.eval_agent --model auto
 
 clean:
 	rm -rf $(VENV) .venv-bicep .venv-checkov node_modules .azurite .pytest_cache .mypy_cache .ruff_cache

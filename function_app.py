@@ -3,7 +3,7 @@ and the packages below it."""
 
 import azure.functions as func
 
-from orchestration import actions, api
+from orchestration import actions, agent_api, api
 from orchestration import remediation as remediation_api
 from orchestration.sweep_trigger import run_sweep
 
@@ -88,6 +88,9 @@ def remediation_step(msg: func.QueueMessage) -> None:
 # --- end dashboard ---
 
 # --- agent (issue 12) ---
+@app.route(route="agent/ask", methods=["POST"])
+def agent_ask(req: func.HttpRequest) -> func.HttpResponse:
+    return agent_api.ask(req)
 # --- end agent ---
 
 

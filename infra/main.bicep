@@ -260,6 +260,23 @@ param remediationApprovalSecret string = ''
 // ---- end dashboard params ----
 
 // ---- agent params (issue 12) ----
+@description('AGENT_SESSIONS_TABLE: conversations of the operations agent.')
+param agentSessionsTable string = 'agentsessions'
+
+@description('AGENT_MAX_STEPS: most model calls per question.')
+param agentMaxSteps string = '8'
+
+@description('AGENT_MAX_TOKENS: most tokens spent per question.')
+param agentMaxTokens string = '40000'
+
+@description('AGENT_MAX_ANSWER_TOKENS: max_tokens of each agent model call.')
+param agentMaxAnswerTokens string = '1500'
+
+@description('AGENT_MAX_TOOL_RESULT_CHARS: longest tool result sent to the model.')
+param agentMaxToolResultChars string = '12000'
+
+@description('AGENT_HISTORY_MESSAGES: earlier messages of a session sent with a question.')
+param agentHistoryMessages string = '30'
 // ---- end agent params ----
 
 // ---- hardening params (issue 9) ----
@@ -330,6 +347,7 @@ module storage 'app/storage.bicep' = {
       stateTable
       analysisCacheTable
       remediationTable
+      agentSessionsTable
     ]
     containerNames: [
       rawContainer
@@ -453,6 +471,12 @@ var appSettings = {
   LLM_CACHE_TTL_HOURS: llmCacheTtlHours
   LLM_FAILURE_BACKOFF_SECONDS: llmFailureBackoffSeconds
   LLM_UNKNOWN_MIN_CONFIDENCE: llmUnknownMinConfidence
+  AGENT_SESSIONS_TABLE: agentSessionsTable
+  AGENT_MAX_STEPS: agentMaxSteps
+  AGENT_MAX_TOKENS: agentMaxTokens
+  AGENT_MAX_ANSWER_TOKENS: agentMaxAnswerTokens
+  AGENT_MAX_TOOL_RESULT_CHARS: agentMaxToolResultChars
+  AGENT_HISTORY_MESSAGES: agentHistoryMessages
   REMEDIATION_MODE: remediationMode
   REMEDIATION_KILL_SWITCH: remediationKillSwitch
   REMEDIATION_POLICY_FILE: remediationPolicyFile

@@ -108,6 +108,12 @@ SETTINGS: tuple[Setting, ...] = (
     # --- end dashboard ---
 
     # --- agent (issue 12) ---
+    Setting("AGENT_SESSIONS_TABLE", "agentsessions", "Table of the operations agent's conversations (one partition per session)."),
+    Setting("AGENT_MAX_STEPS", "8", "Most model calls the agent makes for one question (each may call tools)."),
+    Setting("AGENT_MAX_TOKENS", "40000", "Most tokens (prompt + completion, all model calls) the agent spends on one question."),
+    Setting("AGENT_MAX_ANSWER_TOKENS", "1500", "max_tokens of each agent model call."),
+    Setting("AGENT_MAX_TOOL_RESULT_CHARS", "12000", "Longest tool result (characters, after redaction) sent back to the model; longer ones are cut with a note."),
+    Setting("AGENT_HISTORY_MESSAGES", "30", "Messages of a session's earlier conversation sent with a new question."),
     # --- end agent ---
 
     # --- hardening (issue 9) ---
@@ -198,9 +204,13 @@ class Settings:
     def remediation_table(self) -> str:
         return self.get("REMEDIATION_TABLE")
 
+    @property
+    def agent_sessions_table(self) -> str:
+        return self.get("AGENT_SESSIONS_TABLE")
+
     def tables(self) -> tuple[str, ...]:
         return (self.incidents_table, self.alerts_table, self.audit_table, self.state_table,
-                self.analysis_cache_table, self.remediation_table)
+                self.analysis_cache_table, self.remediation_table, self.agent_sessions_table)
 
     def queues(self) -> tuple[str, ...]:
         return (self.alerts_queue, self.poison_queue, self.events_queue, f"{self.events_queue}-poison",

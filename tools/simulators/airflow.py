@@ -7,7 +7,8 @@ instances, answering what shared.platforms.airflow calls:
   GET  /api/{v}/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}[/{map_index}]
   GET  /api/{v}/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}
   GET  /api/{v}/dags/{dag_id}/dagRuns/{run_id}/taskInstances
-  GET  /api/{v}/dags/{dag_id}/dagRuns/{run_id}          GET /api/{v}/dags/{dag_id}/dagRuns (state, start_date_gte)
+  GET  /api/{v}/dags/{dag_id}/dagRuns/{run_id}
+  GET  /api/{v}/dags/{dag_id or ~}/dagRuns   state, start/end date bounds, order_by, limit, offset
   POST /api/{v}/dags/{dag_id}/clearTaskInstances   dry_run (default true) honoured; real clears are recorded.
        As in Airflow: without dag_run_id every run of the DAG is cleared; an unknown dag_run_id is a 404;
        only_failed keeps failed / upstream_failed; reset_dag_runs puts the DAG run back to queued.
@@ -61,11 +62,12 @@ class AirflowSimulator(SimServer):
 
     def add_dag_run(self, dag_id: str, run_id: str, state: str = "failed", *,
                     start_date: str = "2025-04-15T00:00:05+00:00", logical_date: str = "2025-04-15T00:00:00+00:00",
-                    tasks: dict[str, str | None] | None = None, error: str = "") -> dict[str, Any]:
+                    tasks: dict[str, str | None] | None = None, error: str = "",
+                    end_date: str | None = None) -> dict[str, Any]:
         """A DAG run and its task instances ({task_id: state}); a failed task gets `error` in its log."""
         date_key = "logical_date" if self.major >= 3 else "execution_date"
         run = {"dag_id": dag_id, "dag_run_id": run_id, "state": state, "start_date": start_date,
-               "end_date": None if state in ("queued", "running") else start_date, date_key: logical_date,
+               "end_date": end_date or (None if state in ("queued", "running") else start_date), date_key: logical_date,
                "run_type": "scheduled"}
         if self.major >= 3:
             run["queued_at"] = start_date
@@ -127,14 +129,18 @@ class AirflowSimulator(SimServer):
         return 200, {}, found
 
     def _list_runs(self, q: dict[str, str], body: Any, dag: str) -> Response:
-        runs = [r for (d, _), r in self.dag_runs.items() if d == dag]
+        runs = [r for (d, _), r in self.dag_runs.items() if dag in ("~", d)]  # "~": every DAG, as in Airflow
         if q.get("state"):
             runs = [r for r in runs if r["state"] in q["state"].split(",")]
         if q.get("start_date_gte"):
             runs = [r for r in runs if str(r.get("start_date") or "") >= q["start_date_gte"]]
+        if q.get("start_date_lte"):
+            runs = [r for r in runs if str(r.get("start_date") or "") <= q["start_date_lte"]]
+        if q.get("end_date_gte"):
+            runs = [r for r in runs if str(r.get("end_date") or "") >= q["end_date_gte"]]
         runs.sort(key=lambda r: str(r.get("start_date") or ""), reverse=q.get("order_by", "") == "-start_date")
-        limit = int(q.get("limit") or 100)
-        return 200, {}, {"dag_runs": runs[:limit], "total_entries": len(runs)}
+        offset, limit = int(q.get("offset") or 0), int(q.get("limit") or 100)
+        return 200, {}, {"dag_runs": runs[offset:offset + limit], "total_entries": len(runs)}
 
     def _task_instances(self, q: dict[str, str], body: Any, dag: str, run: str) -> Response:
         if (dag, run) not in self.dag_runs:

@@ -10,6 +10,14 @@ azure_endpoint=<url>). Responses are scripted per request, in order (then `defau
   "refusal"      a 200 whose message is a refusal
 Every request body is recorded (`requests`) so tests can count calls and inspect prompts.
 
+Tool calling (the operations agent): a request that carries `tools` takes the next scripted turn from `turns`:
+  {"tool_calls": [{"name": ..., "arguments": {...}}]}  the assistant asks for tool calls
+  {"content": "..."}                                    a plain answer
+  {"from_tools": "prefix"}                              an answer quoting the tool results of this question
+                                                        (so what the tools returned really reaches the answer)
+  {"error": 429}                                        an HTTP error status ({"error": 429, "retry_after": 7})
+With no turn left it answers "(no scripted turn)".
+
     python -m tools.simulators.openai_server [--port 0]
 """
 
@@ -47,6 +55,7 @@ class OpenAIStub:
         self.default = "valid"
         self.answer: dict[str, Any] | None = None
         self.requests: list[dict[str, Any]] = []
+        self.turns: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         stub = self
 
@@ -85,6 +94,16 @@ class OpenAIStub:
             return ["\n".join(str(m.get("content", "")) for m in r["body"].get("messages", []))
                     for r in self.requests if isinstance(r.get("body"), dict)]
 
+    def tool_results(self, index: int = -1) -> list[str]:
+        """Contents of the tool messages of one recorded request (the last by default)."""
+        with self._lock:
+            body = self.requests[index]["body"] if self.requests else {}
+        return [str(m.get("content")) for m in body.get("messages", []) if m.get("role") == "tool"]
+
+    def _next_turn(self) -> dict[str, Any] | None:
+        with self._lock:
+            return self.turns.pop(0) if self.turns else None
+
     def _next(self) -> str:
         with self._lock:
             return self.script.pop(0) if self.script else self.default
@@ -105,6 +124,9 @@ class OpenAIStub:
             self.requests.append({"path": parts.path, "query": parse_qs(parts.query), "body": body,
                                   "deployment": azure.group(1) if azure else None,
                                   "headers": {k.lower(): v for k, v in handler.headers.items()}})
+        if isinstance(body, dict) and body.get("tools"):
+            self._tool_turn(handler, body)
+            return
         action = self._next()
         if action.startswith("error:"):
             code = int(action.split(":", 1)[1])
@@ -133,11 +155,49 @@ class OpenAIStub:
                       "total_tokens": prompt_tokens + completion_tokens},
         })
 
+    def _tool_turn(self, handler: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
+        turn = self._next_turn() or {"content": "(no scripted turn)"}
+        if "error" in turn:
+            code = int(turn["error"])
+            headers = {"Retry-After": str(turn["retry_after"])} if turn.get("retry_after") else {}
+            self._send(handler, code, {"error": {"message": f"stub error {code}", "type": "server_error",
+                                                 "code": str(code)}}, headers)
+            return
+        if turn.get("slow"):
+            time.sleep(float(turn["slow"]))
+        messages = body.get("messages", [])
+        message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None}
+        finish = "stop"
+        if turn.get("tool_calls"):
+            finish = "tool_calls"
+            message["tool_calls"] = [
+                {"id": f"call_{len(self.requests)}_{i}", "type": "function",
+                 "function": {"name": c["name"], "arguments": json.dumps(c.get("arguments") or {})}}
+                for i, c in enumerate(turn["tool_calls"])]
+        elif "from_tools" in turn:
+            last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+            results = [str(m.get("content")) for m in messages[last_user + 1:] if m.get("role") == "tool"]
+            message["content"] = str(turn["from_tools"]) + "\n" + "\n".join(results)
+        else:
+            message["content"] = str(turn.get("content", ""))
+        prompt_tokens = max(1, len(json.dumps(messages)) // 4)
+        completion_tokens = max(1, len(json.dumps(message)) // 4)
+        self._send(handler, 200, {
+            "id": f"chatcmpl-stub-{len(self.requests)}", "object": "chat.completion", "created": int(time.time()),
+            "model": body.get("model", "stub"),
+            "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                      "total_tokens": prompt_tokens + completion_tokens},
+        })
+
     @staticmethod
-    def _send(handler: BaseHTTPRequestHandler, status: int, payload: dict[str, Any]) -> None:
+    def _send(handler: BaseHTTPRequestHandler, status: int, payload: dict[str, Any],
+              headers: dict[str, str] | None = None) -> None:
         data = json.dumps(payload).encode("utf-8")
         try:
             handler.send_response(status)
+            for name, value in (headers or {}).items():
+                handler.send_header(name, value)
             handler.send_header("Content-Type", "application/json")
             handler.send_header("Content-Length", str(len(data)))
             handler.end_headers()
