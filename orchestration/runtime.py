@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from orchestration.stages import default_stages
 from shared.config import Settings, load_settings
 from shared.incidents import IncidentStore
+from shared.readmodel import IncidentIndex
 from shared.records import AlertStore, AuditLog
 from shared.stages import IncidentStage
 from shared.storage import StorageClients
 from shared.transitions import Lifecycle
+from shared.trendstats import IncidentStats, ReadModel
 
 
 @dataclass
@@ -27,14 +29,19 @@ class Services:
     audit: AuditLog
     lifecycle: Lifecycle
     stages: list[IncidentStage] = field(default_factory=list)
+    index: IncidentIndex | None = None
+    stats: IncidentStats | None = None
     _ready: bool = False
     _ready_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
         storage = StorageClients(settings)
-        incidents = IncidentStore(storage.table(settings.incidents_table),
-                                  storage.container(settings.payloads_container))
+        incidents_table = storage.table(settings.incidents_table)
+        index = IncidentIndex(storage.table(settings.incident_index_table))
+        stats = IncidentStats(storage.table(settings.stats_table), incidents_table)
+        incidents = IncidentStore(incidents_table, storage.container(settings.payloads_container),
+                                  ReadModel(index, stats))
         audit = AuditLog(storage.table(settings.audit_table))
         return cls(
             settings=settings,
@@ -44,6 +51,8 @@ class Services:
             audit=audit,
             lifecycle=Lifecycle(incidents, audit, storage.queue(settings.events_queue)),
             stages=default_stages(settings, storage),
+            index=index,
+            stats=stats,
         )
 
     def ensure_ready(self) -> None:
