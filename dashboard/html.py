@@ -7,10 +7,13 @@ rendered only when they are http(s) URLs, so a `javascript:` URL in a payload ne
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from html import escape
 from typing import Any
 from urllib.parse import urlencode, urlsplit
+
+from shared.redaction import redact_text
 
 ASSETS = "/api/dashboard/assets"
 # Scripts and styles only from the app itself; nothing inline, no frames, forms post only to the app.
@@ -55,9 +58,22 @@ def definition_list(rows: Iterable[tuple[str, str]]) -> str:
     return f"<dl>{items}</dl>" if items else '<p class="muted">nothing yet</p>'
 
 
+_PRIVATE = re.compile(r"token|secret|password|passwd|credential|api_?key|signature|sig$|approval_url|webhook", re.I)
+
+
+def public(value: Any) -> Any:
+    """`value` without the properties that may carry a secret (tokens, signed approval links, webhook URLs)."""
+    if isinstance(value, dict):
+        return {k: public(v) for k, v in value.items() if not _PRIVATE.search(str(k))}
+    if isinstance(value, list):
+        return [public(v) for v in value]
+    return value
+
+
 def json_block(value: Any) -> str:
-    """Structured data shown as indented, escaped JSON (for stage outputs whose shape other areas own)."""
-    return f"<pre>{esc(json.dumps(value, indent=2, sort_keys=True, default=str))}</pre>"
+    """Structured data shown as indented, escaped JSON (for stage outputs whose shape other areas own), without
+    secret-bearing properties and with any credential in the text redacted."""
+    return f"<pre>{esc(redact_text(json.dumps(public(value), indent=2, sort_keys=True, default=str)))}</pre>"
 
 
 def page(title: str, body: str, *, active: str, csrf_token: str = "", refresh_s: int = 0) -> str:
