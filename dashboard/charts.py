@@ -81,7 +81,7 @@ def horizontal_bars(name: str, title: str, rows: Sequence[tuple[str, float, str]
     parts = []
     for i, (label, value, shown) in enumerate(rows):
         y = 5 + i * line
-        w = (WIDTH - 260) * value / peak
+        w = (WIDTH - 250 - 170) * value / peak
         parts.append(f'<text x="0" y="{y + 14}" font-size="11">{escape(label[:40])}</text>'
                      f'<rect class="bar" x="250" y="{y}" width="{max(w, 1):.1f}" height="16" fill="{PALETTE[0]}" '
                      f'data-value="{_fmt(value)}"><title>{escape(label)}: {escape(shown)}</title></rect>'

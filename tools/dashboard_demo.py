@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from orchestration.runtime import Services, services
 from shared.lifecycle import Event
-from shared.models import Failure
+from shared.models import AuditAction, Failure
 from shared.stages import StageResult
 from shared.timeutil import to_iso, utc_now
 from shared.transitions import AUDIT_OF
@@ -21,6 +21,9 @@ from shared.transitions import AUDIT_OF
 FACTORY = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-data/providers/" \
           "Microsoft.DataFactory/factories/contoso-adf"
 PORTAL = "https://adf.azure.com/en/monitoring/pipelineruns/{run}?factory=" + FACTORY.replace("/", "%2F")
+
+
+TEAMS = {"adf": "Data Platform", "synapse": "Data Platform", "databricks": "ML Engineering", "airflow": "Analytics"}
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,9 @@ def seed(svc: Services, now: datetime | None = None, rounds: int = 3) -> list[st
                               failure_type="UserError", message=demo.message,
                               links={"run": PORTAL.format(run=run_id)} if demo.platform == "adf" else {})
             incident = svc.incidents.record(failure, f"demo-alert-{run_id}", to_iso(first)).incident
+            svc.audit.append(incident.id, AuditAction.INCIDENT_CREATED, "processor",
+                             f"first report (alert demo-alert-{run_id})", time=to_iso(first))
+            svc.incidents.update_fields(incident.id, team=TEAMS[demo.platform], owner=f"{demo.pipeline}-owner")
             _stages(svc, incident.id, failure)
             _outcome(svc, incident.id, demo.outcome, first)
             ids.append(incident.id)
