@@ -93,7 +93,8 @@ def to_api(row: dict[str, Any]) -> dict[str, Any]:
         "plan_state": row.get("plan_state") or None,
         "links": {"run": row["links_run"]} if row.get("links_run") else {},
         "error": {"code": row.get("error_code") or None, "message": row.get("error_summary") or None,
-                  "failure_type": row.get("failure_type") or None, "truncated": bool(row.get("error_truncated"))},
+                  "failure_type": row.get("failure_type") or None},
+        "error_truncated": bool(row.get("error_truncated")),  # the full text is on GET /api/incidents/{id}
     }
 
 
