@@ -1,8 +1,10 @@
 """The incident index: what the list pages and `GET /api/incidents` read, newest first without a scan or a sort.
 
-Table INCIDENT_INDEX_TABLE, one row per incident, all in partition "all":
-  RowKey = "<inverted first_seen ms, 13 digits>|<incident id>" so Table Storage's own key order is newest first and
-  a time range is a RowKey range. Properties: a summary of the incident (status, platform, source, category,
+Table INCIDENT_INDEX_TABLE, one row per incident:
+  PartitionKey = inverted first_seen day (5 digits, 99999 - days since 1970), RowKey = "<inverted first_seen ms,
+  13 digits>|<incident id>". Table Storage returns rows in (PartitionKey, RowKey) order, so its own key order is
+  newest first across days, a time range is a key range, and writes spread over one partition per day instead of
+  one hot partition. Properties: a summary of the incident (status, platform, source, category,
   retry_safe, pipeline, team, owner, occurrences, times, error code and the first SUMMARY_CAP characters of the
   error) plus lower-cased copies of pipeline / team / owner for case-insensitive filters. Full texts stay on the
   incident row (the detail route).
@@ -23,8 +25,8 @@ from azure.data.tables import TableClient, UpdateMode
 from shared.models import Incident
 from shared.timeutil import parse_iso
 
-PARTITION = "all"
 SUMMARY_CAP = 500
+MAX_REQUESTS_PER_PAGE = 10
 _MAX_MS = 9_999_999_999_999
 # Filters the list understands; pipeline / team / owner match case-insensitively (pipeline by prefix).
 EXACT_FILTERS = ("status", "platform", "source", "category", "run_id")
@@ -33,6 +35,10 @@ LOWER_FILTERS = ("team", "owner")
 
 def _epoch_ms(iso: str) -> int:
     return int(parse_iso(iso).timestamp() * 1000)
+
+
+def partition_of(iso: str) -> str:
+    return f"{99_999 - _epoch_ms(iso) // 86_400_000:05d}"
 
 
 def row_key(first_seen: str, incident_id: str) -> str:
@@ -62,7 +68,7 @@ def summary(incident: Incident) -> dict[str, Any]:
     verdict = incident.verdict or {}
     message = incident.error_message or ""
     row: dict[str, Any] = {
-        "PartitionKey": PARTITION, "RowKey": row_key(incident.first_seen, incident.id), "incident_id": incident.id,
+        "PartitionKey": partition_of(incident.first_seen), "RowKey": row_key(incident.first_seen, incident.id), "incident_id": incident.id,
         "status": incident.status, "platform": incident.platform, "source": incident.source,
         "resource": incident.resource, "pipeline": incident.pipeline or "",
         "pipeline_lc": (incident.pipeline or "").lower(),
@@ -116,11 +122,13 @@ class ListQuery:
     since: str = ""
 
     def odata(self) -> str:
-        clauses = [f"PartitionKey eq {_quote(PARTITION)}"]
-        # The time range is a key range: newest first means the later bound is the lower RowKey.
+        clauses = []
+        # The time range is a key range: newest first means the later bound is the lower key.
         if self.first_to:
+            clauses.append(f"PartitionKey ge {_quote(partition_of(self.first_to))}")
             clauses.append(f"RowKey ge {_quote(time_bound(self.first_to))}")
         if self.first_from:
+            clauses.append(f"PartitionKey le {_quote(partition_of(self.first_from))}")
             clauses.append(f"RowKey lt {_quote(time_bound(self.first_from) + '}')}")
         for name in EXACT_FILTERS:
             value = getattr(self, name)
@@ -137,7 +145,7 @@ class ListQuery:
             clauses.append(f"classified eq true and retry_safe eq {'true' if self.retry_safe else 'false'}")
         if self.since:
             clauses.append(f"last_seen ge {_quote(self.since)}")
-        return " and ".join(clauses)
+        return " and ".join(clauses) or "RowKey ne ''"
 
 
 class IncidentIndex:
@@ -148,19 +156,30 @@ class IncidentIndex:
         self.table.upsert_entity(summary(incident), mode=UpdateMode.REPLACE)
 
     def page(self, query: ListQuery, limit: int, continuation: Any = None) -> tuple[list[dict[str, Any]], Any]:
-        """One page of index rows, newest first, and the continuation token of the next page (or None)."""
-        pages = self.table.query_entities(query.odata(), results_per_page=limit).by_page(
-            continuation_token=continuation)
-        rows = [dict(e) for e in next(pages, [])]
-        return rows, getattr(pages, "continuation_token", None)
+        """Up to `limit` index rows, newest first, and the continuation token of the rest (or None). The service
+        may end a page early at a partition boundary; the next requests fill it (bounded)."""
+        rows: list[dict[str, Any]] = []
+        token = continuation
+        for _ in range(MAX_REQUESTS_PER_PAGE):
+            pages = self.table.query_entities(query.odata(), results_per_page=limit - len(rows)).by_page(
+                continuation_token=token)
+            rows += [dict(e) for e in next(pages, [])]
+            token = getattr(pages, "continuation_token", None)
+            if not token or len(rows) >= limit:
+                break
+        return rows, token
 
     def rebuild(self, incidents: list[Incident]) -> int:
-        """Upsert the rows of `incidents` in transactions of 100 (one partition)."""
-        rows = [summary(i) for i in incidents]
-        for start in range(0, len(rows), 100):
-            batch = rows[start:start + 100]
-            self.table.submit_transaction([("upsert", r, {"mode": UpdateMode.REPLACE}) for r in batch])
-        return len(rows)
+        """Upsert the rows of `incidents` in transactions of up to 100 rows of one partition."""
+        by_partition: dict[str, list[dict[str, Any]]] = {}
+        for incident in incidents:
+            row = summary(incident)
+            by_partition.setdefault(row["PartitionKey"], []).append(row)
+        for rows in by_partition.values():
+            for start in range(0, len(rows), 100):
+                batch = rows[start:start + 100]
+                self.table.submit_transaction([("upsert", r, {"mode": UpdateMode.REPLACE}) for r in batch])
+        return sum(len(r) for r in by_partition.values())
 
 
 def day_of(iso: str) -> str:
