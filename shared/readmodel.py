@@ -68,7 +68,8 @@ def summary(incident: Incident) -> dict[str, Any]:
     verdict = incident.verdict or {}
     message = incident.error_message or ""
     row: dict[str, Any] = {
-        "PartitionKey": partition_of(incident.first_seen), "RowKey": row_key(incident.first_seen, incident.id), "incident_id": incident.id,
+        "PartitionKey": partition_of(incident.first_seen), "RowKey": row_key(incident.first_seen, incident.id),
+        "incident_id": incident.id,
         "status": incident.status, "platform": incident.platform, "source": incident.source,
         "resource": incident.resource, "pipeline": incident.pipeline or "",
         "pipeline_lc": (incident.pipeline or "").lower(),

@@ -97,13 +97,16 @@ def seed(svc: Services, now: datetime | None = None, rounds: int = 3) -> list[st
                               run_id=run_id, activity=demo.activity, error_code=demo.code or None,
                               failure_type="UserError", message=demo.message,
                               links={"run": PORTAL.format(run=run_id)} if demo.platform == "adf" else {})
-            incident = svc.incidents.record(failure, f"demo-alert-{run_id}", to_iso(first)).incident
+            recorded = svc.incidents.record(failure, f"demo-alert-{run_id}", to_iso(first))
+            incident = recorded.incident
+            ids.append(incident.id)
+            if not recorded.created:  # seeded by an earlier run (make run keeps Azurite's data)
+                continue
             svc.audit.append(incident.id, AuditAction.INCIDENT_CREATED, "processor",
                              f"first report (alert demo-alert-{run_id})", time=to_iso(first))
             svc.incidents.update_fields(incident.id, team=TEAMS[demo.platform], owner=f"{demo.pipeline}-owner")
             _stages(svc, incident.id, failure)
             _outcome(svc, incident.id, demo.outcome, first)
-            ids.append(incident.id)
     return ids
 
 
