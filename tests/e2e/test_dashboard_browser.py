@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +83,8 @@ def test_list_shows_the_incidents_newest_first(site: dict[str, Any], page: Any) 
 
 @pytest.mark.parametrize(("field", "value"), [
     ("status", "resolved"), ("platform", "databricks"), ("source", "sweep"), ("category", None),
-    ("retry_safe", "true"), ("pipeline", "INGEST"), ("team", "data platform"), ("from", "today")])
+    ("retry_safe", "true"), ("pipeline", "INGEST"), ("team", "data platform"), ("owner", "ingestorders-owner"),
+    ("from", "today"), ("to", "two days ago")])
 def test_each_filter_narrows_the_list(site: dict[str, Any], page: Any, field: str, value: str | None) -> None:
     page.goto(f"{site['url']}/api/dashboard?code={KEY}")
     everything = _rows(page)
@@ -91,6 +92,8 @@ def test_each_filter_narrows_the_list(site: dict[str, Any], page: Any, field: st
         value = page.locator("tr[data-incident]").nth(1).locator("td").nth(5).inner_text()
     if field == "from":
         value = NOW.strftime("%Y-%m-%d")
+    if field == "to":
+        value = (NOW - timedelta(days=2)).strftime("%Y-%m-%d")
     locator = page.locator(f"form.filters [name='{field}']")
     if locator.evaluate("e => e.tagName") == "SELECT":
         locator.select_option(value)
