@@ -4,12 +4,19 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test setup lint typecheck bench infra-tools clean eval-agent
+.PHONY: run test setup lint typecheck bench infra-tools clean eval-agent browser
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --disable-pip-version-check -q -r requirements-dev.txt
 	@touch $@
+
+# The dashboard's browser tests drive Debian's chromium through Playwright (`playwright install` cannot download
+# here). Installed when missing and we are root (CI); otherwise those tests skip and say why.
+browser:
+	@test -x /usr/bin/chromium || { test "$$(id -u)" = 0 && apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } || \
+	  echo "chromium is not installed and cannot be installed here: the dashboard browser tests will skip"
 
 node_modules/.installed: package.json
 	npm install --no-audit --no-fund --loglevel=error
@@ -33,7 +40,7 @@ infra-tools: .venv-bicep/.installed .venv-checkov/.installed
 run: setup
 	$(PY) -m tools.run
 
-test: setup infra-tools
+test: setup infra-tools browser
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports

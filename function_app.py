@@ -3,7 +3,7 @@ and the packages below it."""
 
 import azure.functions as func
 
-from orchestration import actions, agent_api, api
+from orchestration import actions, agent_api, api, dashboard_http
 from orchestration import remediation as remediation_api
 from orchestration.sweep_trigger import run_sweep
 
@@ -85,6 +85,36 @@ def remediation_step(msg: func.QueueMessage) -> None:
 # --- end notifications ---
 
 # --- dashboard (issue 11) ---
+@app.route(route="dashboard", methods=["GET"])
+def dashboard_list(req: func.HttpRequest) -> func.HttpResponse:
+    return dashboard_http.list_page(req)
+
+
+@app.route(route="dashboard/incidents/{id}", methods=["GET"])
+def dashboard_incident(req: func.HttpRequest) -> func.HttpResponse:
+    return dashboard_http.incident_page(req)
+
+
+@app.route(route="dashboard/incidents/{id}/{action}", methods=["POST"])
+def dashboard_action(req: func.HttpRequest) -> func.HttpResponse:
+    return dashboard_http.action(req)
+
+
+@app.route(route="dashboard/trends", methods=["GET"])
+def dashboard_trends(req: func.HttpRequest) -> func.HttpResponse:
+    return dashboard_http.trends_page(req)
+
+
+@app.route(route="dashboard/health", methods=["GET"])
+def dashboard_health(req: func.HttpRequest) -> func.HttpResponse:
+    return dashboard_http.health_page(req)
+
+
+@app.route(route="dashboard/assets/{name}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def dashboard_asset(req: func.HttpRequest) -> func.HttpResponse:
+    return dashboard_http.asset(req)
+
+
 # --- end dashboard ---
 
 # --- agent (issue 12) ---

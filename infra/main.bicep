@@ -257,6 +257,17 @@ param remediationApprovalSecret string = ''
 // ---- end notifications params ----
 
 // ---- dashboard params (issue 11) ----
+@description('INCIDENT_INDEX_TABLE: newest-first incident index read by the dashboard and GET /api/incidents.')
+param incidentIndexTable string = 'incidentindex'
+
+@description('STATS_TABLE: counters behind the dashboard trends.')
+param statsTable string = 'incidentstats'
+
+@description('DASHBOARD_REFRESH_SECONDS: auto-refresh of the dashboard list and health pages; 0 turns it off.')
+param dashboardRefreshSeconds string = '30'
+
+@description('DASHBOARD_TREND_DAYS: days shown on the trends page.')
+param dashboardTrendDays string = '14'
 // ---- end dashboard params ----
 
 // ---- agent params (issue 12) ----
@@ -348,6 +359,8 @@ module storage 'app/storage.bicep' = {
       analysisCacheTable
       remediationTable
       agentSessionsTable
+      incidentIndexTable
+      statsTable
     ]
     containerNames: [
       rawContainer
@@ -440,6 +453,10 @@ var appSettings = {
   RAW_CONTAINER: rawContainer
   PAYLOADS_CONTAINER: payloadsContainer
   MAX_BODY_BYTES: maxBodyBytes
+  INCIDENT_INDEX_TABLE: incidentIndexTable
+  STATS_TABLE: statsTable
+  DASHBOARD_REFRESH_SECONDS: dashboardRefreshSeconds
+  DASHBOARD_TREND_DAYS: dashboardTrendDays
   SWEEP_SCHEDULE: sweepSchedule
   SWEEP_FACTORIES: join(monitoredFactoryIds, ',')
   SWEEP_SYNAPSE_WORKSPACES: join(synapseWorkspaceIds, ',')

@@ -12,16 +12,13 @@ import azure.functions as func
 from azure.core.exceptions import AzureError
 
 from analysis.view import seed_fields
+from dashboard import listing
 from orchestration import ingest, processing
 from orchestration.runtime import Services, services
 from shared.hostconfig import max_dequeue_count
-from shared.incidents import FILTERABLE
 from shared.models import Incident
-from shared.timeutil import parse_iso, to_iso
 
 log = logging.getLogger(__name__)
-DEFAULT_PAGE = 50
-MAX_PAGE = 1000
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> func.HttpResponse:
@@ -82,27 +79,22 @@ def read_storage(query: Callable[[Services], func.HttpResponse]) -> func.HttpRes
 
 
 def list_incidents(req: func.HttpRequest) -> func.HttpResponse:
-    params = req.params
-    filters = {name: params[name] for name in FILTERABLE if params.get(name)}
-    since = params.get("since")
-    if since:
-        try:
-            since = to_iso(parse_iso(since))
-        except ValueError:
-            return _error(400, "invalid_since", f"since must be an ISO-8601 time, got {since!r}")
+    """Newest first from the incident index (shared.readmodel); list items carry a summary, the detail route the
+    full texts. Filters: status, platform, source, category, run_id, retry_safe, pipeline (prefix, any case),
+    team, owner, from / to (first seen), since (last seen)."""
     try:
-        limit = int(params.get("limit") or DEFAULT_PAGE)
-    except ValueError:
-        return _error(400, "invalid_limit", "limit must be an integer")
-    if not 1 <= limit <= MAX_PAGE:
-        return _error(400, "invalid_limit", f"limit must be between 1 and {MAX_PAGE}")
+        listing.parse_query(req.params)
+    except listing.BadQuery as exc:
+        return _error(400, exc.error, str(exc))
 
     def query(svc: Services) -> func.HttpResponse:
+        if svc.index is None:
+            return _error(503, "index_not_configured", "the incident index is not configured")
         try:
-            items, token = svc.incidents.list(filters, since, limit, params.get("continuation"))
-        except ValueError as exc:
-            return _error(400, "invalid_continuation", str(exc))
-        return json_response(200, {"items": [incident_view(i) for i in items], "continuation": token})
+            page = listing.list_page(svc.index, req.params)
+        except listing.BadQuery as exc:
+            return _error(400, exc.error, str(exc))
+        return json_response(200, {"items": page.items, "continuation": page.continuation})
 
     return read_storage(query)
 

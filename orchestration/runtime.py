@@ -14,10 +14,12 @@ from remediation.service import RemediationService
 from remediation.store import RemediationStore
 from shared.config import Settings, load_settings
 from shared.incidents import IncidentStore
+from shared.readmodel import IncidentIndex
 from shared.records import AlertStore, AuditLog
 from shared.stages import IncidentStage
 from shared.storage import StorageClients
 from shared.transitions import Lifecycle
+from shared.trendstats import IncidentStats, ReadModel
 
 
 @dataclass
@@ -32,14 +34,19 @@ class Services:
     # --- remediation (issue 8) ---
     remediation: RemediationService | None = None
     # --- end remediation ---
+    index: IncidentIndex | None = None
+    stats: IncidentStats | None = None
     _ready: bool = False
     _ready_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
         storage = StorageClients(settings)
-        incidents = IncidentStore(storage.table(settings.incidents_table),
-                                  storage.container(settings.payloads_container))
+        incidents_table = storage.table(settings.incidents_table)
+        index = IncidentIndex(storage.table(settings.incident_index_table))
+        stats = IncidentStats(storage.table(settings.stats_table), incidents_table)
+        incidents = IncidentStore(incidents_table, storage.container(settings.payloads_container),
+                                  ReadModel(index, stats))
         audit = AuditLog(storage.table(settings.audit_table))
         lifecycle = Lifecycle(incidents, audit, storage.queue(settings.events_queue))
         remediation = RemediationService(settings, incidents, audit, lifecycle,
@@ -54,6 +61,8 @@ class Services:
             lifecycle=lifecycle,
             stages=default_stages(settings, storage, remediation=remediation),
             remediation=remediation,
+            index=index,
+            stats=stats,
         )
 
     def ensure_ready(self) -> None:

@@ -105,6 +105,10 @@ SETTINGS: tuple[Setting, ...] = (
     # --- end notifications ---
 
     # --- dashboard (issue 11) ---
+    Setting("INCIDENT_INDEX_TABLE", "incidentindex", "Incident list index (newest-first keys, one summary row per incident) read by the dashboard and `GET /api/incidents`."),
+    Setting("STATS_TABLE", "incidentstats", "Counters behind the dashboard's trends and status counts (per day, per error signature, per status)."),
+    Setting("DASHBOARD_REFRESH_SECONDS", "30", "Auto-refresh interval of the dashboard's list and health pages; 0 turns it off."),
+    Setting("DASHBOARD_TREND_DAYS", "14", "Days shown on the dashboard's trends page."),
     # --- end dashboard ---
 
     # --- agent (issue 12) ---
@@ -208,9 +212,18 @@ class Settings:
     def agent_sessions_table(self) -> str:
         return self.get("AGENT_SESSIONS_TABLE")
 
+    @property
+    def incident_index_table(self) -> str:
+        return self.get("INCIDENT_INDEX_TABLE")
+
+    @property
+    def stats_table(self) -> str:
+        return self.get("STATS_TABLE")
+
     def tables(self) -> tuple[str, ...]:
         return (self.incidents_table, self.alerts_table, self.audit_table, self.state_table,
-                self.analysis_cache_table, self.remediation_table, self.agent_sessions_table)
+                self.analysis_cache_table, self.remediation_table, self.agent_sessions_table,
+                self.incident_index_table, self.stats_table)
 
     def queues(self) -> tuple[str, ...]:
         return (self.alerts_queue, self.poison_queue, self.events_queue, f"{self.events_queue}-poison",

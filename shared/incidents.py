@@ -38,6 +38,7 @@ from azure.storage.blob import ContainerClient
 from shared.identity import alert_key_digest, incident_identity
 from shared.lifecycle import RESOLUTION_OF, Event, IncidentStatus, TransitionError, next_status
 from shared.models import Failure, Incident
+from shared.trendstats import ReadModel
 
 INCIDENT_ROW = "incident"
 MARKER_PREFIX = "occ|"
@@ -117,9 +118,10 @@ def decode_continuation(token: str | None) -> Any:
 
 
 class IncidentStore:
-    def __init__(self, table: TableClient, payloads: ContainerClient) -> None:
+    def __init__(self, table: TableClient, payloads: ContainerClient, read_model: ReadModel | None = None) -> None:
         self.table = table
         self.payloads = payloads
+        self.read_model = read_model  # the dashboard's index and counters, updated after every write
 
     # --- mapping -------------------------------------------------------------------------
     def _to_entity(self, incident: Incident) -> dict[str, Any]:
@@ -201,6 +203,8 @@ class IncidentStore:
                     self.table.submit_transaction([("create", self._to_entity(fresh)),
                                                    ("create", {**marker, "created": True}), ("create", opened),
                                                    *key_rows])
+                    if self.read_model:
+                        self.read_model.recorded(fresh, created=True)
                     return Recorded(fresh, created=True, duplicate_delivery=False)
                 count = int(current.get("occurrences") or 0) + 1
                 last_seen = max(str(current.get("last_seen") or ""), now)
@@ -213,13 +217,19 @@ class IncidentStore:
                     *key_rows,
                 ])
                 current.update(update)
-                return Recorded(self._from_entity(current), created=False, duplicate_delivery=False)
+                counted = self._from_entity(current)
+                if self.read_model:
+                    self.read_model.recorded(counted, created=False)
+                return Recorded(counted, created=False, duplicate_delivery=False)
             except TableTransactionError as exc:
                 code = getattr(exc, "error_code", None)
                 if current is not None and code == "EntityAlreadyExists":
                     # The marker exists: this alert was counted by an earlier delivery.
                     earlier = self.table.get_entity(fresh.id, MARKER_PREFIX + alert_id)
-                    return Recorded(self._from_entity(current), created=False, duplicate_delivery=True,
+                    again = self._from_entity(current)
+                    if self.read_model:  # repairs what a crash right after the first delivery left undone
+                        self.read_model.recorded(again, created=bool(earlier.get("created")))
+                    return Recorded(again, created=False, duplicate_delivery=True,
                                     counted_as_creation=bool(earlier.get("created")))
                 if code not in ("EntityAlreadyExists", "UpdateConditionNotSatisfied"):
                     raise
@@ -235,6 +245,8 @@ class IncidentStore:
                 raise ValueError(f"{name} changes only through transition() (the lifecycle)")
             entity.update(self._field_property(name, value))
         self.table.update_entity(entity, mode=UpdateMode.MERGE)
+        if self.read_model:
+            self.read_model.fields_changed(self._from_entity(self.table.get_entity(incident_id, INCIDENT_ROW)))
 
     # --- reads ---------------------------------------------------------------------------
     def get(self, incident_id: str) -> Incident | None:
@@ -285,7 +297,10 @@ class IncidentStore:
                 time.sleep(random.uniform(0, min(0.05 * (attempt + 1), 0.5)))
                 continue  # changed meanwhile: read again and re-check
             current.update(update)
-            return Transitioned(self._from_entity(current), event, seq, status.value)
+            after = self._from_entity(current)
+            if self.read_model:
+                self.read_model.transitioned(incident.status, after, event, seq, now)
+            return Transitioned(after, event, seq, status.value)
         raise RuntimeError(f"incident {incident_id}: too much contention applying {event.value}")
 
     def resolve(self, incident_id: str, alert_id: str, now: str) -> Transitioned | None:

@@ -42,6 +42,8 @@ def storage_values(connection_string: str, suffix: str) -> dict[str, str]:
         "AUDIT_TABLE": f"audit{suffix}",
         "STATE_TABLE": f"state{suffix}",
         "ANALYSIS_CACHE_TABLE": f"analysiscache{suffix}",
+        "INCIDENT_INDEX_TABLE": f"incidentindex{suffix}",
+        "STATS_TABLE": f"incidentstats{suffix}",
         "RAW_CONTAINER": f"alerts-raw{suffix}",
         "PAYLOADS_CONTAINER": f"incident-payloads{suffix}",
         "SWEEP_SCHEDULE": "0 0 0 1 1 *",

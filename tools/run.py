@@ -23,7 +23,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from shared.config import REPO_ROOT
+from orchestration.runtime import Services
+from shared.config import REPO_ROOT, load_settings
+from tools.dashboard_demo import seed as seed_demo_history
 
 AZURITE = REPO_ROOT / "node_modules" / ".bin" / "azurite"
 SAMPLES = REPO_ROOT / "samples"
@@ -242,6 +244,10 @@ def main(argv: list[str] | None = None) -> int:
             print("Posting the sample alerts from samples/:")
             report(base, post_samples(base, generated))
             show_remediation(base)
+            seeded = seed_demo_history(Services.from_settings(load_settings()))
+            print(f"\nAdded {len(seeded)} demo incidents of the last week (tools/dashboard_demo.py) for the dashboard.")
+        print(f"\nDashboard: {base}/api/dashboard  (trends: {base}/api/dashboard/trends, "
+              f"health: {base}/api/dashboard/health)")
         if args.exit_after_samples:
             return 0
         print(f"\nServing on {base} until Ctrl-C. Try: curl {base}/api/incidents")

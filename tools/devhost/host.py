@@ -19,7 +19,7 @@ from tools.devhost.app_loader import (
     load_host_json,
     resolve,
 )
-from tools.devhost.http_server import DevHttpServer, build_routes
+from tools.devhost.http_server import FUNCTION_KEYS_ENV, DevHttpServer, build_routes
 from tools.devhost.queue_listener import QueueListener, QueueOptions
 from tools.devhost.timers import TimerRunner
 
@@ -54,7 +54,8 @@ class DevHost:
         http = (self.host_json.get("extensions") or {}).get("http") or {}
         self.route_prefix = str(http.get("routePrefix", "api"))
         self.routes = build_routes(self.functions, self.route_prefix)
-        self.server = DevHttpServer((address, port), self.routes)
+        keys = tuple(k.strip() for k in os.environ.get(FUNCTION_KEYS_ENV, "").split(",") if k.strip())
+        self.server = DevHttpServer((address, port), self.routes, function_keys=keys)
         workers = int(os.environ.get("PYTHON_THREADPOOL_THREAD_COUNT") or min(32, (os.cpu_count() or 1) + 4))
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="invoke")
         options = QueueOptions.from_host_json(self.host_json)

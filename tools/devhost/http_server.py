@@ -3,12 +3,15 @@
 Routes and their precedence: see tools.devhost.routing. A known route asked with a method it does
 not allow answers 404, as the host does. Request bodies may be Content-Length (digits only) or
 chunked framed, up to the host's 100 MB limit (413 above it); a malformed framing answers 400 and
-closes the connection. Function keys are not enforced, as with Core Tools locally.
+closes the connection. Function keys are not enforced by default, as with Core Tools locally; with
+DEVHOST_FUNCTION_KEYS (comma-separated keys) set, every route whose auth level is not anonymous needs one of
+them as `?code=` or in the `x-functions-key` header and answers 401 otherwise, as the Functions host does.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import inspect
 import logging
 import socket
@@ -21,12 +24,14 @@ import azure.functions as func
 from tools.devhost.app_loader import FunctionInfo
 from tools.devhost.routing import Route, build_routes, compile_route
 
-__all__ = ["MAX_REQUEST_BODY_BYTES", "DevHttpServer", "Route", "build_routes", "compile_route", "invoke"]
+__all__ = ["FUNCTION_KEYS_ENV", "MAX_REQUEST_BODY_BYTES", "DevHttpServer", "Route", "build_routes", "compile_route",
+           "invoke"]
 
 log = logging.getLogger("devhost.http")
 # The host's default request body limit (Kestrel MaxRequestBodySize in the Functions host): 100 MB.
 MAX_REQUEST_BODY_BYTES = 100 * 1024 * 1024
 _CHUNK_LINE_LIMIT = 8192
+FUNCTION_KEYS_ENV = "DEVHOST_FUNCTION_KEYS"
 
 
 class BodyFramingError(Exception):
@@ -118,11 +123,24 @@ class _Handler(BaseHTTPRequestHandler):
             values = route.match(parsed.path)
             if values is None or route.function.disabled() or self.command not in route.methods:
                 continue
+            if not self._authorized(route, parsed):
+                self._send(401, b"", {})
+                return
             self._run(route, values, parsed, body)
             return
         # A known route asked with another method is a 404 in the Functions host, not a 405
         # (azure-functions-host #10098; HEAD on a GET-only route too, #11625).
         self._send(404, b"", {})
+
+    def _authorized(self, route: Route, parsed: urllib.parse.SplitResult) -> bool:
+        keys = self.server.function_keys
+        if not keys or str(route.function.trigger.get("authLevel", "")).upper() == "ANONYMOUS":
+            return True
+        given = [v for k, vs in urllib.parse.parse_qs(parsed.query).items() if k.lower() == "code" for v in vs]
+        header = self.headers.get("x-functions-key")
+        if header:
+            given.append(header)
+        return any(hmac.compare_digest(g.encode(), k.encode()) for g in given for k in keys)
 
     def _run(self, route: Route, route_params: dict[str, str], parsed: urllib.parse.SplitResult,
              body: bytes) -> None:
@@ -163,6 +181,7 @@ class DevHttpServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 256
 
-    def __init__(self, address: tuple[str, int], routes: list[Route]) -> None:
+    def __init__(self, address: tuple[str, int], routes: list[Route], function_keys: tuple[str, ...] = ()) -> None:
         self.routes = routes
+        self.function_keys = function_keys
         super().__init__(address, _Handler)
