@@ -44,6 +44,7 @@ def storage_values(connection_string: str, suffix: str) -> dict[str, str]:
         "ANALYSIS_CACHE_TABLE": f"analysiscache{suffix}",
         "INCIDENT_INDEX_TABLE": f"incidentindex{suffix}",
         "STATS_TABLE": f"incidentstats{suffix}",
+        "AGENT_SESSIONS_TABLE": f"agentsessions{suffix}",
         "RAW_CONTAINER": f"alerts-raw{suffix}",
         "PAYLOADS_CONTAINER": f"incident-payloads{suffix}",
         "SWEEP_SCHEDULE": "0 0 0 1 1 *",
