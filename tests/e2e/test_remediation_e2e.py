@@ -48,7 +48,11 @@ def app_values(app_values: dict[str, str], sim: AdfSimulator, tmp_path: Path) ->
 def incident_of(devhost: DevHostProcess, run_id: str) -> dict[str, Any] | None:
     code, _, listing = http("GET", f"{devhost.url}/api/incidents?run_id={run_id}")
     items = listing.get("items") if code == 200 and isinstance(listing, dict) else None
-    return items[0] if items else None
+    if not items:
+        return None
+    # List rows are summaries; the detail route carries the remediation plan and its attempts.
+    code, _, detail = http("GET", f"{devhost.url}/api/incidents/{items[0]['id']}")
+    return detail if code == 200 and isinstance(detail, dict) else None
 
 
 @pytest.mark.e2e
