@@ -75,3 +75,13 @@ def test_synapse_runs_and_activities_and_no_cancelled_state_on_airflow() -> None
         assert failed[0]["error"]["message"] == "Spark job failed: java.lang.OutOfMemoryError"
         assert box.call("list_pipeline_runs", {"platform": "airflow", "status": "Cancelled"}).problem == \
             "invalid_arguments"
+
+
+def test_airflow_dag_ids_cannot_climb_the_api_path(airflow: AirflowSimulator) -> None:
+    box = build_toolbox(ToolContext(sim_settings(AIRFLOW_URL=airflow.url, AIRFLOW_TOKEN=SIM_AIRFLOW_TOKEN)))
+    airflow.reset_counts()
+    for dag, run in ((".."), "scheduled__1"), ("orders daily", "scheduled__1"), ("orders_daily", ".."):
+        outcome = box.call("get_run_activities", {"platform": "airflow", "pipeline": dag, "run_id": run})
+        assert outcome.problem == "invalid_arguments", outcome.text
+    assert box.call("list_pipeline_runs", {"platform": "airflow", "pipeline": ".."}).problem == "invalid_arguments"
+    assert sum(airflow.counts.values()) == 0
