@@ -283,3 +283,17 @@ def test_a_question_with_a_lone_surrogate_is_answered(app_values: dict[str, str]
     stub.turns = [{"content": "fine"}]
     answer = build_agent(agent_services(app_values, sim, stub), "t").ask("what failed \ud800 today?")
     assert answer.answer == "fine"
+
+
+def test_propose_rerun_checks_the_scope_whatever_the_letter_case(app_values: dict[str, str],
+                                                                sim: AdfSimulator) -> None:
+    svc = agent_services(app_values, sim, None, REMEDIATION_MODE="approve")
+    other = "/SUBSCRIPTIONS/ffffffff-0000-0000-0000-000000000000/resourceGroups/rg/providers/" \
+            "Microsoft.DataFactory/factories/other-adf"
+    failure = Failure(source="azure-monitor", platform="adf", resource=other, pipeline="Elsewhere", run_id="r-1",
+                      activity="Copy", error_code="InternalServerError", message="Internal server error occurred.")
+    incident_id = svc.incidents.record(failure, "alert-x", utc_now_iso()).incident.id
+    outcome = build_toolbox(tool_context(svc, "t")).call("propose_rerun", {"incident_id": incident_id})
+    assert outcome.problem == "out_of_scope", outcome.text
+    incident = svc.incidents.get(incident_id)
+    assert incident is not None and (incident.remediation or {}).get("state") != "waiting_approval"
