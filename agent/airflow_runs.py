@@ -3,6 +3,7 @@ stable REST API v1 of Airflow 2 or v2 of Airflow 3; the same paths and parameter
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -13,6 +14,16 @@ from shared.timeutil import to_iso
 
 STATES = {"Failed": "failed", "Succeeded": "success", "InProgress": "running"}
 MESSAGE_CHARS = 600
+DAG_ID = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")  # Airflow's own rule for DAG ids (KEY_REGEX)
+
+
+def checked_dag_id(dag_id: str | None) -> str | None:
+    """A DAG id as Airflow allows it; "." and ".." would climb the API path once quoted."""
+    if dag_id is None:
+        return None
+    if not DAG_ID.match(dag_id) or dag_id in (".", ".."):
+        raise ToolProblem("invalid_arguments", "a DAG id is letters, digits, '_', '.' or '-' (not '.' or '..')")
+    return dag_id
 
 
 class AirflowRuns(AirflowApi):
@@ -40,6 +51,7 @@ def list_dag_runs(ctx: ToolContext, dag_id: str | None, status: str, since: date
     if status != "any" and status not in STATES:
         raise ToolProblem("invalid_arguments", f"Airflow DAG runs have no {status} state; use Failed, Succeeded, "
                                                "InProgress or any")
+    dag_id = checked_dag_id(dag_id)
     api = _api(ctx)
     try:
         page = api.list_dag_runs(dag_id, None if status == "any" else STATES[status], since, until, limit + 1)
@@ -53,6 +65,9 @@ def list_dag_runs(ctx: ToolContext, dag_id: str | None, status: str, since: date
 def dag_run_tasks(ctx: ToolContext, dag_id: str | None, run_id: str) -> dict[str, Any]:
     if not dag_id:
         raise ToolProblem("invalid_arguments", "pass pipeline: the DAG id of the run")
+    dag_id = checked_dag_id(dag_id) or ""
+    if run_id.strip() in (".", ".."):
+        raise ToolProblem("invalid_arguments", "a DAG run id cannot be '.' or '..'")
     api = _api(ctx)
     try:
         tasks = api.task_instances(dag_id, run_id)

@@ -46,6 +46,7 @@ class Observed:
     model_requests: str  # every request body sent to the model (scripted runs only), as one text
     usage: dict[str, int]
     plan_states: dict[str, str | None] = field(default_factory=dict)  # pipeline -> incident.remediation state
+    incident_statuses: dict[str, str | None] = field(default_factory=dict)  # pipeline -> incident.status
 
 
 @dataclass
@@ -116,6 +117,8 @@ def score(case: Case, seen: Observed, *, scripted: bool) -> Score:
         checks[f"{expect['create_runs']} createRun calls"] = seen.create_runs == int(expect["create_runs"])
     for pipeline, state in (expect.get("plan_states") or {}).items():
         checks[f"{pipeline} plan is {state}"] = seen.plan_states.get(pipeline) == state
+    for pipeline, status in (expect.get("incident_statuses") or {}).items():
+        checks[f"{pipeline} incident is {status}"] = seen.incident_statuses.get(pipeline) == status
     if "stopped" in expect:
         checks[f"stopped: {expect['stopped']}"] = seen.stopped == expect["stopped"]
     if scripted:  # only the local server records what the model was sent

@@ -46,17 +46,46 @@ class SessionStore:
         rows = self._rows(session_id)[-limit:] if limit > 0 else []
         while rows and rows[0].get("role") != "user":
             rows.pop(0)
-        return [self._message(r) for r in rows]
+        messages: list[dict[str, Any]] = []
+        asked: set[str] = set()  # call ids of the latest assistant turn: a tool result without one is refused
+        for row in rows:
+            message = self._message(row)
+            if message["role"] == "tool" and message.get("tool_call_id") not in asked:
+                continue
+            if message["role"] == "assistant":
+                asked = {str(c.get("id")) for c in message.get("tool_calls") or [] if isinstance(c, dict)}
+            messages.append(message)
+        return messages
 
     @staticmethod
     def _message(row: dict[str, Any]) -> dict[str, Any]:
         message: dict[str, Any] = {"role": row["role"], "content": row.get("content") or ""}
         if row.get("tool_calls_json"):
-            message["tool_calls"] = json.loads(row["tool_calls_json"])
-            message["content"] = row.get("content") or None
+            try:
+                calls = json.loads(row["tool_calls_json"])
+            except ValueError:  # a row written before tool calls were kept whole: replay the text only
+                calls = None
+            if isinstance(calls, list) and calls:
+                message["tool_calls"] = calls
+                message["content"] = row.get("content") or None
         if row.get("tool_call_id"):
             message["tool_call_id"] = row["tool_call_id"]
         return message
+
+    @staticmethod
+    def _calls_json(calls: list[dict[str, Any]]) -> str:
+        """The tool calls as JSON that fits one table property: arguments are shortened, never the JSON cut."""
+        calls = redact(calls)
+        text = json.dumps(calls)
+        room = CONTENT_CAP // max(1, len(calls))
+        while len(text) > CONTENT_CAP and room > 16:
+            room //= 2
+            for call in calls:
+                function = call.get("function") or {}
+                if len(str(function.get("arguments", ""))) > room:
+                    function["arguments"] = json.dumps({"shortened": str(function["arguments"])[:room]})
+            text = json.dumps(calls)
+        return text if len(text) <= CONTENT_CAP else "[]"
 
     def append(self, session_id: str, messages: list[dict[str, Any]]) -> None:
         if not messages:
@@ -68,7 +97,7 @@ class SessionStore:
             entity: dict[str, Any] = {"PartitionKey": session_id, "role": message["role"], "time": now,
                                       "content": redact_text(str(message.get("content") or ""))[:CONTENT_CAP]}
             if message.get("tool_calls"):
-                entity["tool_calls_json"] = json.dumps(redact(message["tool_calls"]))[:CONTENT_CAP]
+                entity["tool_calls_json"] = self._calls_json(message["tool_calls"])
             if message.get("tool_call_id"):
                 entity["tool_call_id"] = str(message["tool_call_id"])[:200]
             for _ in range(MAX_WRITE_ATTEMPTS):  # another writer on the same session takes the next number

@@ -73,6 +73,9 @@ class Tool:
     read_only: bool = True
     destructive: bool = False  # MCP hint: may change something a person would want to undo
     idempotent: bool = True
+    # A state change only the person may ask for: the agent loop runs it only when the person's own question
+    # names the incident id and a word starting with one of these (text in tool results cannot ask for it).
+    asked_by_words: tuple[str, ...] = ()
 
     def openai_spec(self) -> dict[str, Any]:
         return {"type": "function", "function": {"name": self.name, "description": self.description,
@@ -187,6 +190,11 @@ class Toolbox:
             problem = problem_of(exc, name)
             return self._outcome(name, args, {"error": problem.kind, "detail": problem.detail}, problem.kind)
         return self._outcome(name, clean, result, None)
+
+    def refuse(self, name: str, arguments: Any, kind: str, detail: str) -> ToolOutcome:
+        """An outcome for a call the caller decided not to run."""
+        args = arguments if isinstance(arguments, dict) else {}
+        return self._outcome(name, args, {"error": kind, "detail": detail}, kind)
 
     def _outcome(self, name: str, args: dict[str, Any], result: Any, problem: str | None) -> ToolOutcome:
         text = json.dumps(redact(result), default=str, ensure_ascii=False)

@@ -90,8 +90,8 @@ TOOLS = (
          schema({"incident_id": _ID}, ("incident_id",)), get_incident),
     Tool("acknowledge_incident", "Acknowledge an incident (someone is on it). Changes no status.",
          schema({"incident_id": _ID, "reason": _REASON}, ("incident_id",)), acknowledge,
-         read_only=False, destructive=False, idempotent=True),
+         read_only=False, destructive=False, idempotent=True, asked_by_words=("ack",)),
     Tool("resolve_incident", "Resolve an incident by hand; say why. Only when the person asked for it.",
          schema({"incident_id": _ID, "reason": _REASON}, ("incident_id", "reason")), resolve,
-         read_only=False, destructive=True, idempotent=False),
+         read_only=False, destructive=True, idempotent=False, asked_by_words=("resolv", "close")),
 )

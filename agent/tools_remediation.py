@@ -13,7 +13,8 @@ def propose_rerun(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
     incident = ctx.store().get(args["incident_id"])
     if incident is None:
         raise ToolProblem("not_found", f"no incident {args['incident_id']!r}")
-    if incident.resource.startswith("/subscriptions/"):
+    # Alerts name the resource; an ARM one in any letter case (or any ADF / Synapse incident) must be allow-listed.
+    if incident.platform in ("adf", "synapse") or incident.resource.lower().startswith("/subscriptions/"):
         ctx.require_in_scope(incident.resource)
     if ctx.proposer is None:
         raise ToolProblem("unavailable", "remediation planning is not available in this deployment")

@@ -24,6 +24,7 @@ from shared.timeutil import parse_iso, to_iso, utc_now
 MAX_WINDOW_HOURS = 45 * 24
 WORKSPACE_TYPE = "microsoft.synapse/workspaces"
 MESSAGE_CHARS = 600
+MAX_TASK_OUTPUTS = 10  # failed Databricks tasks whose output (error) is fetched, one call each
 PIPELINE_PLATFORMS = ("adf", "synapse")
 
 
@@ -173,13 +174,16 @@ def databricks_run(ctx: ToolContext, run_id: str) -> dict[str, Any]:
     try:
         workspace = DatabricksWorkspace(ctx.settings)
         run = workspace.get_run(int(run_id))
-        tasks = []
+        tasks: list[dict[str, Any]] = []
+        outputs = 0
         for task in run.get("tasks") or []:
             state = task.get("state") or {}
             row = {"task": task.get("task_key"), "run_id": task.get("run_id"),
                    "status": state.get("result_state") or state.get("life_cycle_state"),
                    "message": str(state.get("state_message") or "")[:MESSAGE_CHARS]}
-            if state.get("result_state") in ("FAILED", "TIMEDOUT", "INTERNAL_ERROR") and task.get("run_id"):
+            failed = state.get("result_state") in ("FAILED", "TIMEDOUT", "INTERNAL_ERROR")
+            if failed and task.get("run_id") and outputs < MAX_TASK_OUTPUTS:
+                outputs += 1
                 output = workspace.get_run_output(int(task["run_id"]))
                 row["error"] = output.get("error")
             tasks.append(row)

@@ -107,12 +107,13 @@ def run_case(case: Case, connection_string: str, suffix: str, live: dict[str, st
             stopped = answer.stopped
             usage = {k: usage[k] + answer.usage.get(k, 0) for k in usage}
         sent = json.dumps([r["body"] for r in stub.requests]) if stub else ""
-        plans = {}
+        plans, statuses = {}, {}
         for spec in case.state.get("incidents", []):
             incident = svc.incidents.get(names[f"incident:{spec['pipeline']}"])
             plans[spec["pipeline"]] = ((incident.remediation or {}).get("state") if incident else None)
+            statuses[spec["pipeline"]] = incident.status if incident else None
         seen = Observed(answers, calls, stopped, sum(len(f.created_runs) for f in sim.factories.values()), sent,
-                        usage, plans)
+                        usage, plans, statuses)
         return score(case, seen, scripted=live is None), seen
 
 

@@ -11,6 +11,7 @@ is the protocol on stdio).
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import sys
 
@@ -33,13 +34,27 @@ def context(settings: Settings, actor: str) -> ToolContext:
     return tool_context(svc, actor)
 
 
+def loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="MCP server over the pipeline operations tools")
     parser.add_argument("--transport", choices=["stdio", "streamable-http"], default="stdio")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--by", default="mcp", help="who acts, recorded on acknowledge / resolve / proposals")
+    parser.add_argument("--allow-remote", action="store_true",
+                        help="bind a non-loopback --host (the server has no authentication of its own)")
     args = parser.parse_args(argv)
+    if args.transport == "streamable-http" and not loopback(args.host) and not args.allow_remote:
+        parser.error(f"--host {args.host} is not loopback and the server has no authentication (its tools "
+                     "can resolve incidents); put it behind one and pass --allow-remote")
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
     settings = load_settings()
     toolbox = build_toolbox(context(settings, args.by), settings.int_setting("AGENT_MAX_TOOL_RESULT_CHARS"))

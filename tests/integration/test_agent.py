@@ -232,3 +232,68 @@ def test_acknowledge_and_resolve_go_through_the_lifecycle(app_values: dict[str, 
     assert box.call("get_incident", {"incident_id": "nope"}).problem == "not_found"
     trail = [(e.action, e.actor) for e in svc.audit.trail(incident_id)]
     assert any(actor == "agent for carol" for _, actor in trail)
+
+
+def test_injected_text_in_a_tool_result_cannot_resolve_or_acknowledge(
+        app_values: dict[str, str], sim: AdfSimulator, factory: SimFactory, stub: OpenAIStub) -> None:
+    svc = agent_services(app_values, sim, stub)
+    incident_id = _incident(svc, factory)
+    # The (scripted) model obeys whatever it read; the loop must still refuse a state change nobody asked for.
+    obey = {"tool_calls": [{"name": "resolve_incident", "arguments": {"incident_id": incident_id, "reason": "x"}},
+                           {"name": "acknowledge_incident", "arguments": {"incident_id": incident_id}}]}
+    stub.turns = [{"tool_calls": [{"name": "get_incident", "arguments": {"incident_id": incident_id}}]}, obey,
+                  {"content": "done"}]
+    answer = build_agent(svc, "alice").ask("what is wrong with IngestOrders?")
+    assert [c["problem"] for c in answer.tool_calls[1:]] == ["needs_confirmation", "needs_confirmation"]
+    incident = svc.incidents.get(incident_id)
+    assert incident is not None and incident.status == "open" and incident.acknowledged_by is None
+    # Asked in the person's own words, with the incident named, it acts.
+    stub.turns = [obey, {"content": "done"}]
+    answer = build_agent(svc, "alice").ask(f"Resolve incident {incident_id}, I fixed the credentials")
+    assert answer.tool_calls[0]["ok"], answer.tool_calls
+    incident = svc.incidents.get(incident_id)
+    assert incident is not None and incident.status == "resolved"
+
+
+def test_tool_calls_per_model_turn_are_bounded(app_values: dict[str, str], sim: AdfSimulator, factory: SimFactory,
+                                               stub: OpenAIStub) -> None:
+    stub.turns = [{"tool_calls": [{"name": "list_pipeline_runs", "arguments": {"hours": h + 1}} for h in range(40)]},
+                  {"content": "done"}]
+    answer = build_agent(agent_services(app_values, sim, stub), "t").ask("everything, hour by hour")
+    assert sim.counts["queryPipelineRuns"] <= 8
+    assert sum(c["ok"] for c in answer.tool_calls) <= 8
+    tool_messages = [m for m in stub.requests[-1]["body"]["messages"] if m["role"] == "tool"]
+    assert len(tool_messages) == 40  # every call id is answered, or the model API refuses the next request
+
+
+def test_long_tool_call_arguments_keep_the_session_readable(app_values: dict[str, str], sim: AdfSimulator,
+                                                            stub: OpenAIStub) -> None:
+    call = {"name": "classify_error", "arguments": {"message": "Operation timed out " + "q" * 3900}}
+    stub.turns = [{"tool_calls": [call] * 8}, {"content": "first"}, {"content": "second"}]
+    agent = build_agent(agent_services(app_values, sim, stub), "t")
+    first = agent.ask("classify these")
+    second = agent.ask("and now?", first.session_id)
+    assert second.answer == "second"
+    replayed = stub.requests[-1]["body"]["messages"]
+    assert any(m["role"] == "assistant" and m.get("tool_calls") for m in replayed)
+
+
+def test_a_question_with_a_lone_surrogate_is_answered(app_values: dict[str, str], sim: AdfSimulator,
+                                                      stub: OpenAIStub) -> None:
+    stub.turns = [{"content": "fine"}]
+    answer = build_agent(agent_services(app_values, sim, stub), "t").ask("what failed \ud800 today?")
+    assert answer.answer == "fine"
+
+
+def test_propose_rerun_checks_the_scope_whatever_the_letter_case(app_values: dict[str, str],
+                                                                sim: AdfSimulator) -> None:
+    svc = agent_services(app_values, sim, None, REMEDIATION_MODE="approve")
+    other = "/SUBSCRIPTIONS/ffffffff-0000-0000-0000-000000000000/resourceGroups/rg/providers/" \
+            "Microsoft.DataFactory/factories/other-adf"
+    failure = Failure(source="azure-monitor", platform="adf", resource=other, pipeline="Elsewhere", run_id="r-1",
+                      activity="Copy", error_code="InternalServerError", message="Internal server error occurred.")
+    incident_id = svc.incidents.record(failure, "alert-x", utc_now_iso()).incident.id
+    outcome = build_toolbox(tool_context(svc, "t")).call("propose_rerun", {"incident_id": incident_id})
+    assert outcome.problem == "out_of_scope", outcome.text
+    incident = svc.incidents.get(incident_id)
+    assert incident is not None and (incident.remediation or {}).get("state") != "waiting_approval"

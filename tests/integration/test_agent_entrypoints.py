@@ -12,6 +12,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from tests.support.fixtures_platforms import FACTORY_ID, contoso_factory
+from tools import mcp_server
 from tools.simulators.adf import AdfSimulator
 from tools.simulators.openai_server import OpenAIStub
 
@@ -53,3 +54,9 @@ def test_mcp_server_over_stdio(app_values: dict[str, str], tmp_path: Path) -> No
 
         text = asyncio.run(asyncio.wait_for(session(), 90))
     assert "IngestOrders" in text and "Unauthorized" in text
+
+
+def test_mcp_server_refuses_a_public_host_without_allow_remote(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        mcp_server.main(["--transport", "streamable-http", "--host", "0.0.0.0"])
+    assert stopped.value.code == 2 and "--allow-remote" in capsys.readouterr().err

@@ -76,3 +76,27 @@ def test_synapse_runs_and_activities_and_no_cancelled_state_on_airflow() -> None
         assert failed[0]["error"]["message"] == "Spark job failed: java.lang.OutOfMemoryError"
         assert box.call("list_pipeline_runs", {"platform": "airflow", "status": "Cancelled"}).problem == \
             "invalid_arguments"
+
+
+def test_airflow_dag_ids_cannot_climb_the_api_path(airflow: AirflowSimulator) -> None:
+    box = build_toolbox(ToolContext(sim_settings(AIRFLOW_URL=airflow.url, AIRFLOW_TOKEN=SIM_AIRFLOW_TOKEN)))
+    airflow.reset_counts()
+    for dag, run in ((".."), "scheduled__1"), ("orders daily", "scheduled__1"), ("orders_daily", ".."):
+        outcome = box.call("get_run_activities", {"platform": "airflow", "pipeline": dag, "run_id": run})
+        assert outcome.problem == "invalid_arguments", outcome.text
+    assert box.call("list_pipeline_runs", {"platform": "airflow", "pipeline": ".."}).problem == "invalid_arguments"
+    assert sum(airflow.counts.values()) == 0
+
+
+def test_a_databricks_run_with_many_failed_tasks_fetches_a_bounded_number_of_outputs() -> None:
+    with DatabricksSimulator() as dbx:
+        tasks = [{"task_key": f"t{i}", "run_id": 900 + i, "state": {"life_cycle_state": "TERMINATED",
+                                                                    "result_state": "FAILED"}} for i in range(40)]
+        dbx.add_run({"run_id": 77, "run_name": "wide_job", "tasks": tasks,
+                     "state": {"life_cycle_state": "TERMINATED", "result_state": "FAILED"}},
+                    {900 + i: {"error": f"boom {i}"} for i in range(40)})
+        box = build_toolbox(ToolContext(sim_settings(DATABRICKS_HOST=dbx.url, DATABRICKS_TOKEN=SIM_TOKEN)))
+        detail = box.call("get_run_activities", {"platform": "databricks", "run_id": "77"})
+        assert detail.ok, detail.text
+        assert len(json.loads(detail.text)["tasks"]) == 40
+        assert dbx.counts["runs/get-output"] == 10
