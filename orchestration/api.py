@@ -12,6 +12,7 @@ import azure.functions as func
 from azure.core.exceptions import AzureError
 
 from analysis.view import seed_fields
+from notify.ledger import NotificationLedger
 from orchestration import ingest, processing
 from orchestration.runtime import Services, services
 from shared.hostconfig import max_dequeue_count
@@ -116,6 +117,8 @@ def get_incident(req: func.HttpRequest) -> func.HttpResponse:
             return _error(404, "not_found", f"no incident {incident_id!r}")
         body = incident_view(incident)
         body["audit"] = [entry.to_api() for entry in svc.audit.trail(incident_id)]
+        body["notifications_log"] = NotificationLedger(svc.storage.table(svc.settings.notifications_table)).log_for(
+            incident_id)
         return json_response(200, body)
 
     return read_storage(query)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from analysis.stages import AnalyzeStage, ClassifyStage
-from notify.console import ConsoleNotifier
+from notify.routing import Rules
+from notify.stages import OwnershipStage
 from shared.config import Settings
 from shared.stages import IncidentStage
 from shared.storage import StorageClients
 
 
 def default_stages(settings: Settings, storage: StorageClients | None = None) -> list[IncidentStage]:
-    """The stages in order; `storage` is for stages that keep state (e.g. an analysis cache)."""
-    stages: list[IncidentStage] = [ClassifyStage(), AnalyzeStage(settings, storage)]
-    if "console" in settings.csv_setting("NOTIFY_CHANNELS"):
-        stages.append(ConsoleNotifier())
-    return stages
+    """The stages in order; `storage` is for stages that keep state (e.g. an analysis cache).
+    Notifications are not a stage: they follow the lifecycle events (orchestration.notifications)."""
+    rules = Rules.load(settings.get("NOTIFY_ROUTING_FILE") or None)
+    return [ClassifyStage(), AnalyzeStage(settings, storage), OwnershipStage(rules)]
