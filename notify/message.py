@@ -79,8 +79,10 @@ class Message:
         return "\n".join(lines).strip() + "\n"
 
 
-def _clean(value: Any, cap: int = TEXT_CAP) -> str:
+def _clean(value: Any, cap: int = TEXT_CAP, *, one_line: bool = False) -> str:
     text = redact_text(str(value if value is not None else ""))
+    if one_line:  # titles, facts, email subjects: no line breaks from outside text
+        text = " ".join(text.split())
     return text if len(text) <= cap else text[: cap - 12] + " [truncated]"
 
 
@@ -148,8 +150,9 @@ def render(incident: Incident, event: Event, seq: int, *, incident_url: str = ""
         summary += f"; {len(folded)} more incident(s) from the same resource in this burst"
     return Message(
         incident_id=incident.id, seq=seq, event=event, status=incident.status,
-        title=_clean(f"[{priority}] {HEADLINE[event]}: {where}", 250), summary=_clean(summary, 500),
-        facts=[(label, _clean(value, 300)) for label, value in facts],
+        title=_clean(f"[{priority}] {HEADLINE[event]}: {where}", 250, one_line=True),
+        summary=_clean(summary, 500, one_line=True),
+        facts=[(label, _clean(value, 300, one_line=True)) for label, value in facts],
         error_text=_clean(incident.error_message or "no error text", ERROR_CAP),
         rca=_clean(_rca(incident)), plan=_clean(_plan(incident)), links=_links(incident, incident_url),
         severity=severity, priority=priority, folded=list(folded or []), recipients=dict(recipients or {}),
