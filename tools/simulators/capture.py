@@ -116,8 +116,10 @@ class CaptureServer:
             with self.lock:
                 self.requests.append(Captured(method, path, headers, body, raw))
             status, out_headers, payload = self.answer(method, path, headers, body)
-        data = payload if isinstance(payload, bytes) else (
-            payload.encode() if isinstance(payload, str) else (b"" if payload is None else json.dumps(payload).encode()))
+        if isinstance(payload, str):
+            data = payload.encode()
+        else:
+            data = b"" if payload is None else json.dumps(payload).encode()
         try:
             handler.send_response(status)
             handler.send_header("Content-Type", "text/plain" if isinstance(payload, str) else "application/json")
