@@ -70,6 +70,7 @@ class Notifier:
         self.quiet = s.int_setting("NOTIFY_QUIET_SECONDS")
         self.max_attempts = s.int_setting("NOTIFY_MAX_ATTEMPTS")
         self.max_delay = s.int_setting("NOTIFY_MAX_RETRY_AFTER_SECONDS")
+        self.retry_base = s.int_setting("NOTIFY_RETRY_BASE_SECONDS")
         self.incident_url = s.get("NOTIFY_INCIDENT_URL")
 
     # --- fan-out -----------------------------------------------------------------------------
@@ -149,8 +150,8 @@ class Notifier:
             result = channel.send(message)
         except DeliveryError as exc:
             if exc.retryable and job.attempt < self.max_attempts:
-                delay = min(float(self.max_delay), exc.retry_after if exc.retry_after is not None
-                            else min(float(self.max_delay), 2.0 ** job.attempt * 5))
+                backoff = self.retry_base * 2.0 ** (job.attempt - 1)
+                delay = min(float(self.max_delay), exc.retry_after if exc.retry_after is not None else backoff)
                 return self._retry(job, str(exc), delay, exc.http_status)
             return self._finish(job, "failed", str(exc), exc.http_status)
         except Exception as exc:

@@ -91,6 +91,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("NOTIFICATIONS_TABLE", "notifications", "Table of notification claims (at most once per incident, event and channel), the attempt log, bursts and SLA breach markers."),
     Setting("NOTIFY_QUIET_SECONDS", "30", "Quiet period: incidents opened on one platform resource (factory, workspace) within this window are announced in one message, sent this long after the first; 0 disables folding."),
     Setting("NOTIFY_MAX_ATTEMPTS", "5", "Attempts per notification and channel before it is logged as failed."),
+    Setting("NOTIFY_RETRY_BASE_SECONDS", "10", "First retry delay of a failed notification when the service named none (Retry-After); doubles per attempt."),
     Setting("NOTIFY_MAX_RETRY_AFTER_SECONDS", "600", "Longest delay before a retry; a longer Retry-After is capped to it."),
     Setting("NOTIFY_TIMEOUT_SECONDS", "10", "Timeout of one outbound notification call."),
     Setting("NOTIFY_INCIDENT_URL", "", "Link to an incident in messages; `{id}` is replaced by the incident id (e.g. `https://<app>.azurewebsites.net/api/incidents/{id}`). Empty: no link."),

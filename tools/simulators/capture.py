@@ -163,15 +163,15 @@ class CaptureServer:
                 found = [{"key": k, "fields": {"status": {"name": v["status"]}}} for k, v in self.issues.items()
                          if label in v["fields"].get("labels", [])]
                 return 200, {}, {"issues": found[:1], "isLast": True}
-            if len(parts) == 6 and parts[3] in self.issues:
-                issue = self.issues[parts[3]]
-                if parts[4] == "comment" and method == "POST":
+            if len(parts) == 6 and parts[4] in self.issues:
+                issue = self.issues[parts[4]]
+                if parts[5] == "comment" and method == "POST":
                     issue["comments"].append(body)
                     return 201, {}, {"id": str(len(issue["comments"]))}
-                if parts[4] == "transitions" and method == "GET":
+                if parts[5] == "transitions" and method == "GET":
                     return 200, {}, {"transitions": [{"id": "11", "name": "In Progress", "to": {"name": "In Progress"}},
                                                      {"id": "31", "name": "Done", "to": {"name": "Done"}}]}
-                if parts[4] == "transitions" and method == "POST":
+                if parts[5] == "transitions" and method == "POST":
                     issue["status"] = {"11": "In Progress", "31": "Done"}.get(body["transition"]["id"], "?")
                     return 204, {}, None
         return 404, {}, {"errorMessages": ["not found"]}
