@@ -47,7 +47,8 @@ class Captures:
         return {
             "NOTIFY_CHANNELS": "console,teams,slack,email,pagerduty,jira", "NOTIFY_ROUTING_FILE": str(routing_file),
             "NOTIFY_QUIET_SECONDS": "0", "NOTIFY_TIMEOUT_SECONDS": "5",
-            "TEAMS_WEBHOOK_URL": self.teams.url + "/workflows/hook", "SLACK_WEBHOOK_URL": self.slack.url + "/services/x",
+            "TEAMS_WEBHOOK_URL": self.teams.url + "/workflows/hook",
+            "SLACK_WEBHOOK_URL": self.slack.url + "/services/x",
             "PAGERDUTY_EVENTS_URL": self.pagerduty.url + "/v2/enqueue", "PAGERDUTY_ROUTING_KEY": "R0UT1NGKEY",
             "JIRA_BASE_URL": self.jira.url, "JIRA_EMAIL": "bot@contoso.example", "JIRA_API_TOKEN": "jira-token-1",
             "JIRA_PROJECT": "OPS", "JIRA_WEBHOOK_SECRET": "whsec-test",
