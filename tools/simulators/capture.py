@@ -19,8 +19,8 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from email import message_from_bytes
-from email.message import Message as MailMessage
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import urlsplit
@@ -183,7 +183,7 @@ class SmtpCapture:
     def __init__(self, username: str = "", password: str = "") -> None:
         self.username, self.password = username, password
         self.logins: list[str] = []
-        self.messages: list[MailMessage] = []
+        self.messages: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []
         self._controller: Any = None
 
@@ -195,7 +195,8 @@ class SmtpCapture:
         class Handler:
             async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
                 capture.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
-                capture.messages.append(message_from_bytes(envelope.original_content or envelope.content))
+                mail = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+                capture.messages.append(mail)  # type: ignore[arg-type]  # policy.default builds EmailMessage
                 return "250 Message accepted for delivery"
 
         def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> Any:
