@@ -91,7 +91,8 @@ class AcsEmailChannel(Channel):
         if connection_string:
             # Parsed here rather than by from_connection_string, which forces https on the endpoint (local fakes
             # speak http); a real connection string names an https endpoint anyway.
-            parts = {k.strip().lower(): v.strip() for k, _, v in (p.partition("=") for p in connection_string.split(";"))}
+            pairs = (item.partition("=") for item in connection_string.split(";"))
+            parts = {k.strip().lower(): v.strip() for k, _, v in pairs}
             if not (parts.get("endpoint") and parts.get("accesskey")):
                 raise ValueError("ACS_EMAIL_CONNECTION_STRING needs endpoint=...;accesskey=...")
             client = EmailClient(parts["endpoint"], AzureKeyCredential(parts["accesskey"]), **kwargs)

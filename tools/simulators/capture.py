@@ -195,8 +195,8 @@ class SmtpCapture:
         class Handler:
             async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
                 capture.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
-                mail = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
-                capture.messages.append(mail)  # type: ignore[arg-type]  # policy.default builds EmailMessage
+                mail: Any = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+                capture.messages.append(mail)  # policy.default builds an EmailMessage
                 return "250 Message accepted for delivery"
 
         def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> Any:
