@@ -228,3 +228,63 @@ class SmtpCapture:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class DemoChannels:
+    """`make run`: one LOCAL CAPTURE SERVER per channel, the settings that point the app at them, and a
+    printout of what each received."""
+
+    def __init__(self) -> None:
+        self.http = {kind: CaptureServer(kind) for kind in ("teams", "slack", "pagerduty", "jira")}
+        self.smtp = SmtpCapture()
+
+    def start(self) -> dict[str, str]:
+        for server in self.http.values():
+            server.start()
+        self.smtp.start()
+        return {
+            "NOTIFY_CHANNELS": "console,teams,slack,email,pagerduty,jira", "NOTIFY_QUIET_SECONDS": "5",
+            "TEAMS_WEBHOOK_URL": self.http["teams"].url + "/workflows/demo",
+            "SLACK_WEBHOOK_URL": self.http["slack"].url + "/services/demo",
+            "PAGERDUTY_EVENTS_URL": self.http["pagerduty"].url + "/v2/enqueue", "PAGERDUTY_ROUTING_KEY": "demo-key",
+            "JIRA_BASE_URL": self.http["jira"].url, "JIRA_EMAIL": "demo@contoso.example",
+            "JIRA_API_TOKEN": "demo-token", "JIRA_PROJECT": "OPS", "JIRA_WEBHOOK_SECRET": "demo-webhook-secret",
+            "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.smtp.port), "SMTP_STARTTLS": "false",
+            "EMAIL_SENDER": "incidents@contoso.example", "EMAIL_TO": "oncall@contoso.example",
+        }
+
+    def stop(self) -> None:
+        for server in self.http.values():
+            server.stop()
+        self.smtp.stop()
+
+    def summary(self) -> list[str]:
+        lines = []
+        for kind, server in self.http.items():
+            posts = [r for r in server.requests if r.method == "POST"]
+            lines.append(f"  {kind:10} (capture server {server.url}) received {len(posts)} request(s)")
+            for r in posts[:12]:
+                lines.append(f"      {r.path[:40]:40} {_headline(kind, r.body)[:110]}")
+        lines.append(f"  {'email':10} (capture SMTP server 127.0.0.1:{self.smtp.port}) received "
+                     f"{len(self.smtp.messages)} message(s)")
+        for mail in self.smtp.messages[:12]:
+            parts = "+".join(p.get_content_type() for p in mail.walk() if not p.is_multipart())
+            lines.append(f"      to {mail['To']}: {mail['Subject'][:90]} [{parts}]")
+        return lines
+
+
+def _headline(kind: str, body: Any) -> str:
+    if not isinstance(body, dict):
+        return str(body)
+    if kind == "teams":
+        return str(body["attachments"][0]["content"]["body"][0]["text"])
+    if kind == "slack":
+        return str(body.get("text", ""))
+    if kind == "pagerduty":
+        summary = body.get("payload", {}).get("summary", "")
+        return f"{body.get('event_action')} dedup_key={body.get('dedup_key')} {summary}"
+    if "fields" in body:
+        return f"create issue: {body['fields'].get('summary')}"
+    if "transition" in body:
+        return f"transition {body['transition'].get('id')}"
+    return "comment" if "body" in body else json.dumps(body)[:100]
