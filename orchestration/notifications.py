@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import threading
+import weakref
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -186,14 +187,20 @@ class Notifier:
 
 
 _lock = threading.Lock()
-_notifiers: dict[int, Notifier] = {}
+# One Notifier per Services (in practice one per process). Keyed by id with a weak reference to check it is
+# still the same object: Services is an unhashable dataclass, and an id can be reused after collection.
+_notifiers: dict[int, tuple[weakref.ref[Services], Notifier]] = {}
 
 
 def notifier(svc: Services) -> Notifier:
     with _lock:
-        if id(svc) not in _notifiers:
-            _notifiers[id(svc)] = Notifier(svc)
-        return _notifiers[id(svc)]
+        known = _notifiers.get(id(svc))
+        if known is None or known[0]() is not svc:
+            for key in [k for k, (ref, _) in _notifiers.items() if ref() is None]:
+                del _notifiers[key]
+            known = (weakref.ref(svc), Notifier(svc))
+            _notifiers[id(svc)] = known
+        return known[1]
 
 
 def handle_event(svc: Services, body: str | bytes) -> list[str]:
