@@ -33,7 +33,7 @@ REASON_EVENTS = frozenset(Event) - {Event.OPENED}
 
 
 @dataclass(frozen=True)
-class Delivery:
+class DeliveryJob:
     """One channel's share of one event (a NOTIFY_QUEUE message)."""
 
     incident_id: str
@@ -48,7 +48,7 @@ class Delivery:
         return json.dumps(asdict(self))
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> Delivery:
+    def from_json(cls, text: str | bytes) -> DeliveryJob:
         data = json.loads(text)
         if not isinstance(data, dict):
             raise ValueError("delivery message is not a JSON object")
@@ -86,7 +86,16 @@ class Notifier:
         incident = self.svc.incidents.get(message.incident_id)
         if incident is None:
             return []
-        channels = [c for c in route(self.rules, incident, event.value).channels if c in self.enabled]
+        if self._waits_for_stages(incident, event, 1):
+            # Routing looks at severity and category: let classification finish first (bounded by age).
+            self.svc.storage.queue(self.svc.settings.events_queue).send_message(message.to_json(),
+                                                                                visibility_timeout=5)
+            return []
+        decision = route(self.rules, incident, event.value)
+        refs = {str(n.get("channel")) for n in incident.notifications or [] if n.get("ref")}
+        # Jira hears an event only when it creates the issue now or the issue exists.
+        channels = [c for c in decision.channels if c in self.enabled
+                    and (c != "jira" or event.value in decision.create_ticket_on or "jira" in refs)]
         if not channels:
             return []
         burst, bucket, delay = None, 0, 0
@@ -101,18 +110,18 @@ class Notifier:
                 return []
             delay = self.quiet
         for channel in channels:
-            self.queue.send_message(Delivery(incident.id, message.seq, event.value, channel, 1, burst, bucket)
+            self.queue.send_message(DeliveryJob(incident.id, message.seq, event.value, channel, 1, burst, bucket)
                                     .to_json(), visibility_timeout=delay or None)
         return channels
 
     # --- delivery ----------------------------------------------------------------------------
-    def deliver(self, job: Delivery) -> str:
+    def deliver(self, job: DeliveryJob) -> str:
         """Send one delivery unless it was sent (or is being sent) already; returns the outcome."""
         incident = self.svc.incidents.get(job.incident_id)
         if incident is None:
             return "no_incident"
         event = Event(job.event)
-        if self._waits_for_stages(incident, event, job):
+        if self._waits_for_stages(incident, event, job.attempt):
             self.queue.send_message(job.to_json(), visibility_timeout=5)
             return "deferred"
         if not self.ledger.claim(job.incident_id, job.seq, job.channel, job.attempt, LEASE_SECONDS):
@@ -127,12 +136,12 @@ class Notifier:
             return self._finish(job, "failed", f"rendering failed: {type(exc).__name__}")
         return self._send(channel, message, job)
 
-    def _waits_for_stages(self, incident: Incident, event: Event, job: Delivery) -> bool:
-        if event is not Event.OPENED or incident.verdict is not None or job.attempt > 1:
+    def _waits_for_stages(self, incident: Incident, event: Event, attempt: int) -> bool:
+        if event is not Event.OPENED or incident.verdict is not None or attempt > 1:
             return False
         return (utc_now() - parse_iso(incident.first_seen)).total_seconds() < OPENED_WAIT_FOR_STAGES_S
 
-    def message(self, incident: Incident, event: Event, job: Delivery) -> Message:
+    def message(self, incident: Incident, event: Event, job: DeliveryJob) -> Message:
         decision = route(self.rules, incident, event.value)
         folded = []
         if job.burst:
@@ -146,7 +155,7 @@ class Notifier:
                       folded=folded, recipients=decision.recipients, refs=refs,
                       create_ticket=event.value in decision.create_ticket_on, extra=extra[:300])
 
-    def _send(self, channel: Channel, message: Message, job: Delivery) -> str:
+    def _send(self, channel: Channel, message: Message, job: DeliveryJob) -> str:
         try:
             result = channel.send(message)
         except DeliveryError as exc:
@@ -162,16 +171,16 @@ class Notifier:
             self._remember_ref(message.incident_id, job.channel, result.ref)
         return self._finish(job, result.status, result.detail, result.http_status)
 
-    def _retry(self, job: Delivery, detail: str, delay: float, http_status: int | None) -> str:
+    def _retry(self, job: DeliveryJob, detail: str, delay: float, http_status: int | None) -> str:
         self.ledger.finish(job.incident_id, job.seq, job.channel, "retry", job.attempt)
         self.ledger.record(job.incident_id, seq=job.seq, event=job.event, channel=job.channel, attempt=job.attempt,
                            outcome="retry", detail=detail, http_status=http_status, retry_in=round(delay, 1))
-        again = Delivery(job.incident_id, job.seq, job.event, job.channel, job.attempt + 1, job.burst, job.bucket)
+        again = DeliveryJob(job.incident_id, job.seq, job.event, job.channel, job.attempt + 1, job.burst, job.bucket)
         # The queue's visibility timeout is whole seconds; round up so Retry-After is never cut short.
         self.queue.send_message(again.to_json(), visibility_timeout=max(1, math.ceil(delay)))
         return "retry"
 
-    def _finish(self, job: Delivery, outcome: str, detail: str, http_status: int | None = None) -> str:
+    def _finish(self, job: DeliveryJob, outcome: str, detail: str, http_status: int | None = None) -> str:
         self.ledger.finish(job.incident_id, job.seq, job.channel, outcome, job.attempt)
         self.ledger.record(job.incident_id, seq=job.seq, event=job.event, channel=job.channel, attempt=job.attempt,
                            outcome=outcome, detail=detail, http_status=http_status)
@@ -216,7 +225,7 @@ def handle_event(svc: Services, body: str | bytes) -> list[str]:
 
 def handle_delivery(svc: Services, body: str | bytes) -> str:
     try:
-        job = Delivery.from_json(body)
+        job = DeliveryJob.from_json(body)
         Event(job.event)
     except (ValueError, KeyError, TypeError) as exc:
         log.error("dropping a malformed delivery message: %s", exc)

@@ -33,6 +33,7 @@ class TeamsLegacyChannel(Channel):
         card.text(f"{message.rca}\n\n{message.plan}\n\n```\n{message.error_text[:TEXT_CAP]}\n```".strip())
         for link in message.links:
             card.addLinkButton(link.title, link.url)
+        card.payload.update({"@type": "MessageCard", "@context": "https://schema.org/extensions"})
         return card
 
     def send(self, message: Message) -> Delivery:

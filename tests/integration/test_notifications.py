@@ -74,9 +74,9 @@ def test_1000_duplicate_alerts_and_redelivered_events_send_one_opened_per_channe
     assert len(caps.teams.received()) == 1 and len(caps.slack.received()) == 1
     assert [r.body["event_action"] for r in caps.pagerduty.received()] == ["trigger"]
     assert len(caps.smtp.messages) == 1 and caps.jira.received() == []  # Jira only from escalation on
-    # console, teams, slack, email, pagerduty sent; Jira skipped (no issue yet); every other copy a duplicate
-    assert (outcomes["sent"], outcomes["skipped"]) == (5, 1) and outcomes["duplicate"] >= 30
-    assert set(outcomes) == {"sent", "skipped", "duplicate"}
+    # console, teams, slack, email, pagerduty sent (Jira not asked: no issue, none created on "opened");
+    # every other copy of the event was a duplicate
+    assert outcomes["sent"] == 5 and outcomes["duplicate"] >= 25 and set(outcomes) == {"sent", "duplicate"}
     log = notifications.notification_log(svc, incident_id)
     sent = sorted(e["channel"] for e in log if e["outcome"] == "sent")
     assert sent == ["console", "email", "pagerduty", "slack", "teams"]
@@ -92,7 +92,7 @@ def test_concurrent_deliveries_of_one_notification_send_once(svc: Services, caps
     caps.teams.requests.clear()
     done = svc.lifecycle.apply(incident_id, Event.ESCALATED, actor="test", reason="nobody could fix it")
     assert done is not None
-    job = notifications.Delivery(incident_id, done.seq, "escalated", "teams")
+    job = notifications.DeliveryJob(incident_id, done.seq, "escalated", "teams")
     notifier = notifications.notifier(svc)
     barrier = threading.Barrier(8)
     results: list[str] = []
@@ -194,10 +194,15 @@ def test_signed_jira_webhook_resolves_the_incident_and_a_bad_signature_changes_n
 def test_sla_breach_notifies_once_and_the_sla_api_reports(svc: Services, caps: Captures) -> None:
     incident_id = open_incident(svc)
     drain(svc)
+    # An event written but never published (a crash after the write) is republished by the SLA check.
+    unpublished = svc.incidents.record(Failure(source="airflow", platform="airflow", resource="https://af.example",
+                                               pipeline="dag", run_id="r9", message="boom"), "a-9", utc_now_iso())
+    assert unpublished.created
     svc.incidents.table.update_entity({"PartitionKey": incident_id, "RowKey": "incident",
                                        "first_seen": "2026-01-01T00:00:00.000000Z"})  # an old incident
     first = notify_edge.check_sla(svc)
     assert sorted(first) == [(incident_id, "acknowledge"), (incident_id, "resolve")]
+    assert [e["published"] for e in svc.incidents.events(unpublished.incident.id)] == [True]
     assert notify_edge.check_sla(svc) == []  # a second check announces nothing again
     drain(svc)
     breaches = [r for r in caps.pagerduty.received() if "SLA breached" in r.body.get("payload", {}).get("summary", "")]
@@ -205,5 +210,5 @@ def test_sla_breach_notifies_once_and_the_sla_api_reports(svc: Services, caps: C
     assert [t for t in titles(caps.teams.received()) if "SLA breached" in t] != []
     response = notify_edge.sla_report(func.HttpRequest("GET", "/api/sla", body=b"", params={"days": "366"}))
     body = json.loads(response.get_body())
-    assert response.status_code == 200 and body["overall"]["incidents"] == 1
+    assert response.status_code == 200 and body["overall"]["incidents"] == 2
     assert body["by_team"]["data-platform"]["incidents"] == 1
