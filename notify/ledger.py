@@ -1,7 +1,7 @@
 """The notification ledger in Table Storage (NOTIFICATIONS_TABLE): claims that make each notification go out
 at most once, the log of every attempt, bursts folded into one message, SLA breach claims, Jira keys.
 
-  PK = incident id, RK = "claim|<seq 6>|<channel>": state (sending | retry | sent | skipped | failed),
+  PK = incident id, RK = "claim|<seq 6>|<channel>": state (sending | retry | sent | skipped | quieted | failed),
        attempt, lease_until. Created insert-only: of two deliveries of one (incident, seq, channel) only one
        wins; a retry takes it over with an ETag-conditional update, only for the next attempt number.
   PK = incident id, RK = "log|<time>|<channel>|<seq>|<attempt>": one row per attempt (the sent log).
@@ -25,7 +25,6 @@ from shared.redaction import redact_text
 from shared.timeutil import parse_iso, to_iso, utc_now, utc_now_iso
 
 DETAIL_CAP = 1000
-FINAL = frozenset({"sent", "skipped", "failed"})
 
 
 def _q(value: str) -> str:
@@ -59,7 +58,7 @@ class NotificationLedger:
         state, last = str(current.get("state")), int(current.get("attempt") or 0)
         next_try = state == "retry" and attempt == last + 1
         # A sender that died mid-send leaves "sending"; after its lease the next attempt may take over.
-        abandoned = state == "sending" and attempt > last and parse_iso(str(current["lease_until"])) < now
+        abandoned = state == "sending" and attempt >= last and parse_iso(str(current["lease_until"])) < now
         if not (next_try or abandoned):
             return False
         try:

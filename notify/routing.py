@@ -4,6 +4,7 @@ incident's event, its priority, and who owns it. Pure once the rules are loaded.
 from __future__ import annotations
 
 import fnmatch
+import logging
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 from shared.models import Incident
 
+log = logging.getLogger(__name__)
 DEFAULT_FILE = Path(__file__).resolve().parent / "routing.toml"
 MATCH_KEYS = ("platform", "resource", "pipeline", "severity", "category", "event")
 OWNERSHIP_TAGS = ("team", "owner", "cost_center")
@@ -63,6 +65,18 @@ class Rules:
                    channel_events={k: frozenset(v) for k, v in (data.get("channel_events") or {}).items()},
                    priority={str(k): str(v) for k, v in (data.get("priority") or {}).items()},
                    routes=routes, ownership=ownership)
+
+
+def load_or_shipped(path: str | None) -> Rules:
+    """The operator's rules, or the shipped ones (with an error in the log) when that file is broken: a typo in
+    the routing file must not stop alerts from being recorded."""
+    try:
+        return Rules.load(path)
+    except RoutingError:
+        if not path:
+            raise
+        log.exception("routing file %s is not usable; using the shipped notify/routing.toml", path)
+        return Rules.load(None)
 
 
 def _as_list(value: Any) -> list[str]:

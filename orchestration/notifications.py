@@ -12,22 +12,24 @@ import logging
 import math
 import threading
 import weakref
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from notify.channels import build_channels, enabled_names
 from notify.channels.base import Channel, DeliveryError
 from notify.ledger import NotificationLedger
-from notify.message import Message, render
-from notify.routing import Rules, route
+from notify.message import RESOLVING, Message, render
+from notify.routing import load_or_shipped, route
 from orchestration.runtime import Services
-from shared.lifecycle import Event
+from shared.lifecycle import Event, is_unresolved
 from shared.models import Incident
 from shared.timeutil import parse_iso, utc_now
 from shared.transitions import EventMessage
 
 log = logging.getLogger(__name__)
-LEASE_SECONDS = 300
+LEASE_SECONDS = 120  # a sender that died mid-send is taken over by a later delivery after this
+OPENED_SEQ = 1  # IncidentStore.record writes "opened" as event 1
+QUIETED = "quieted"
 OPENED_WAIT_FOR_STAGES_S = 60  # an "opened" waits this long at most for classification and analysis
 REASON_EVENTS = frozenset(Event) - {Event.OPENED}
 
@@ -43,6 +45,7 @@ class DeliveryJob:
     attempt: int = 1
     burst: str | None = None  # group of a folded burst (its leader sends)
     bucket: int = 0
+    waited: bool = False  # a resolving event already waited once for its "opened" to go out
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -54,7 +57,7 @@ class DeliveryJob:
             raise ValueError("delivery message is not a JSON object")
         return cls(incident_id=str(data["incident_id"]), seq=int(data["seq"]), event=str(data["event"]),
                    channel=str(data["channel"]), attempt=int(data.get("attempt", 1)),
-                   burst=data.get("burst"), bucket=int(data.get("bucket", 0)))
+                   burst=data.get("burst"), bucket=int(data.get("bucket", 0)), waited=bool(data.get("waited")))
 
 
 class Notifier:
@@ -63,7 +66,7 @@ class Notifier:
     def __init__(self, svc: Services) -> None:
         s = svc.settings
         self.svc = svc
-        self.rules = Rules.load(s.get("NOTIFY_ROUTING_FILE") or None)
+        self.rules = load_or_shipped(s.get("NOTIFY_ROUTING_FILE") or None)
         self.channels, self.problems = build_channels(s)
         self.enabled = enabled_names(s)
         self.ledger = NotificationLedger(svc.storage.table(s.notifications_table))
@@ -124,6 +127,17 @@ class Notifier:
         if self._waits_for_stages(incident, event, job.attempt):
             self.queue.send_message(job.to_json(), visibility_timeout=5)
             return "deferred"
+        if event in RESOLVING and job.attempt == 1:
+            opened = self.ledger.claim_state(job.incident_id, OPENED_SEQ, job.channel)
+            if opened is None and not job.waited and self.quiet > 0:
+                # The "opened" may still sit out its quiet period: let it go first (once).
+                self.queue.send_message(replace(job, waited=True).to_json(), visibility_timeout=self.quiet + 5)
+                return "deferred"
+            if opened == QUIETED:
+                return self._claim_and_finish(job, "skipped", "its opening was never announced (quiet period)")
+        if event is Event.OPENED and not is_unresolved(incident.status):
+            # Resolved within the quiet period: nothing to announce (Alertmanager's group_wait behaves so).
+            return self._claim_and_finish(job, QUIETED, "resolved within the quiet period; not announced")
         if not self.ledger.claim(job.incident_id, job.seq, job.channel, job.attempt, LEASE_SECONDS):
             return "duplicate"
         channel = self.channels.get(job.channel)
@@ -135,6 +149,11 @@ class Notifier:
             log.exception("rendering %s for %s failed", job.event, job.incident_id)
             return self._finish(job, "failed", f"rendering failed: {type(exc).__name__}")
         return self._send(channel, message, job)
+
+    def _claim_and_finish(self, job: DeliveryJob, outcome: str, detail: str) -> str:
+        if not self.ledger.claim(job.incident_id, job.seq, job.channel, job.attempt, LEASE_SECONDS):
+            return "duplicate"
+        return self._finish(job, outcome, detail)
 
     def _waits_for_stages(self, incident: Incident, event: Event, attempt: int) -> bool:
         if event is not Event.OPENED or incident.verdict is not None or attempt > 1:

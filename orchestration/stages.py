@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from analysis.stages import AnalyzeStage, ClassifyStage
-from notify.routing import Rules
+from notify.routing import load_or_shipped
 from notify.stages import OwnershipStage
 from shared.config import Settings
 from shared.stages import IncidentStage
@@ -13,5 +13,5 @@ from shared.storage import StorageClients
 def default_stages(settings: Settings, storage: StorageClients | None = None) -> list[IncidentStage]:
     """The stages in order; `storage` is for stages that keep state (e.g. an analysis cache).
     Notifications are not a stage: they follow the lifecycle events (orchestration.notifications)."""
-    rules = Rules.load(settings.get("NOTIFY_ROUTING_FILE") or None)
+    rules = load_or_shipped(settings.get("NOTIFY_ROUTING_FILE") or None)
     return [ClassifyStage(), AnalyzeStage(settings, storage), OwnershipStage(rules)]

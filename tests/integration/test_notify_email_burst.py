@@ -8,6 +8,7 @@ from pathlib import Path
 
 from notify.channels.email import AcsEmailChannel, SmtpChannel
 from notify.message import render
+from orchestration.notifications import notification_log
 from orchestration.runtime import Services
 from shared.lifecycle import Event
 from shared.models import Failure
@@ -69,3 +70,22 @@ def test_a_burst_on_one_factory_is_one_message_per_channel(app_values: dict[str,
     assert 1 <= len(teams_posts) <= 2 and len(teams_posts) == len(slack_posts)
     folded = " ".join(str(p.body) for p in teams_posts)
     assert all(i in folded for i in ids)
+
+
+def test_an_incident_resolved_within_the_quiet_period_is_not_announced(app_values: dict[str, str],
+                                                                       tmp_path: Path) -> None:
+    with captures() as caps:
+        svc: Services = notify_services(app_values, caps, tmp_path, NOTIFY_QUIET_SECONDS="2",
+                                        NOTIFY_CHANNELS="teams,pagerduty")
+        failure = Failure(source="airflow", platform="airflow", resource="https://af.example", pipeline="dag",
+                          run_id="r1", message="flaky")
+        incident_id = svc.incidents.record(failure, "alert-1", utc_now_iso()).incident.id
+        svc.incidents.update_fields(incident_id, verdict={"category": "transient_network"})
+        svc.lifecycle.publish(EventMessage(incident_id, 1, "opened", "open", utc_now_iso()))
+        svc.lifecycle.apply(incident_id, Event.SUPERSEDED, actor="a-2", reason="the next run succeeded")
+        drain(svc, settle=9, limit=40)  # the resolving event waits for the opening (quiet + 5 s)
+        assert caps.teams.received() == [] and caps.pagerduty.received() == []
+    log = [(e["event"], e["channel"], e["outcome"]) for e in
+           notification_log(svc, incident_id)]
+    assert sorted(log) == [("opened", "pagerduty", "quieted"), ("opened", "teams", "quieted"),
+                           ("superseded", "pagerduty", "skipped"), ("superseded", "teams", "skipped")]
