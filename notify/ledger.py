@@ -78,6 +78,12 @@ class NotificationLedger:
         except ResourceNotFoundError:
             return None
 
+    def channel_claims(self, incident_id: str, channel: str) -> dict[int, str]:
+        """seq -> claim state of the incident's deliveries on `channel`."""
+        query = f"PartitionKey eq {_q(incident_id)} and RowKey ge 'claim|' and RowKey lt 'claim|~'"
+        return {int(str(e["RowKey"]).split("|")[1]): str(e.get("state")) for e in self.table.query_entities(query)
+                if str(e["RowKey"]).endswith(f"|{channel}")}
+
     # --- the log ---------------------------------------------------------------------------
     def record(self, incident_id: str, *, seq: int, event: str, channel: str, attempt: int, outcome: str,
                detail: str = "", http_status: int | None = None, retry_in: float | None = None) -> dict[str, Any]:

@@ -95,10 +95,9 @@ class Notifier:
                                                                                 visibility_timeout=5)
             return []
         decision = route(self.rules, incident, event.value)
-        refs = {str(n.get("channel")) for n in incident.notifications or [] if n.get("ref")}
-        # Jira hears an event only when it creates the issue now or the issue exists.
-        channels = [c for c in decision.channels if c in self.enabled
-                    and (c != "jira" or event.value in decision.create_ticket_on or "jira" in refs)]
+        # Jira hears an event only when it creates the issue now, or an issue exists or is being created.
+        jira = "jira" in decision.channels and (event.value in decision.create_ticket_on or self._has_ticket(incident))
+        channels = [c for c in decision.channels if c in self.enabled and (c != "jira" or jira)]
         if not channels:
             return []
         burst, bucket, delay = None, 0, 0
@@ -135,6 +134,12 @@ class Notifier:
                 return "deferred"
             if opened == QUIETED:
                 return self._claim_and_finish(job, "skipped", "its opening was never announced (quiet period)")
+        if job.channel == "jira" and not job.waited and not self._has_ticket(incident, created_only=True) \
+                and any(state in ("sending", "retry") for seq, state in
+                        self.ledger.channel_claims(job.incident_id, "jira").items() if seq < job.seq):
+            # The issue is still being created by an earlier event: comment on it once it exists.
+            self.queue.send_message(replace(job, waited=True).to_json(), visibility_timeout=15)
+            return "deferred"
         if event is Event.OPENED and not is_unresolved(incident.status):
             # Resolved within the quiet period: nothing to announce (Alertmanager's group_wait behaves so).
             return self._claim_and_finish(job, QUIETED, "resolved within the quiet period; not announced")
@@ -149,6 +154,11 @@ class Notifier:
             log.exception("rendering %s for %s failed", job.event, job.incident_id)
             return self._finish(job, "failed", f"rendering failed: {type(exc).__name__}")
         return self._send(channel, message, job)
+
+    def _has_ticket(self, incident: Incident, created_only: bool = False) -> bool:
+        if any(n.get("channel") == "jira" and n.get("ref") for n in incident.notifications or []):
+            return True
+        return not created_only and bool(self.ledger.channel_claims(incident.id, "jira"))
 
     def _claim_and_finish(self, job: DeliveryJob, outcome: str, detail: str) -> str:
         if not self.ledger.claim(job.incident_id, job.seq, job.channel, job.attempt, LEASE_SECONDS):
