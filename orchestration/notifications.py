@@ -96,7 +96,9 @@ class Notifier:
             return []
         decision = route(self.rules, incident, event.value)
         # Jira hears an event only when it creates the issue now, or an issue exists or is being created.
-        jira = "jira" in decision.channels and (event.value in decision.create_ticket_on or self._has_ticket(incident))
+        create_on = decision.create_ticket_on
+        jira = "jira" in decision.channels and (
+            event.value in create_on or self._ticket_expected(incident, message.seq, create_on))
         channels = [c for c in decision.channels if c in self.enabled and (c != "jira" or jira)]
         if not channels:
             return []
@@ -134,9 +136,7 @@ class Notifier:
                 return "deferred"
             if opened == QUIETED:
                 return self._claim_and_finish(job, "skipped", "its opening was never announced (quiet period)")
-        if job.channel == "jira" and not job.waited and not self._has_ticket(incident, created_only=True) \
-                and any(state in ("sending", "retry") for seq, state in
-                        self.ledger.channel_claims(job.incident_id, "jira").items() if seq < job.seq):
+        if job.channel == "jira" and not job.waited and self._ticket_pending(incident, job.seq):
             # The issue is still being created by an earlier event: comment on it once it exists.
             self.queue.send_message(replace(job, waited=True).to_json(), visibility_timeout=15)
             return "deferred"
@@ -155,10 +155,26 @@ class Notifier:
             return self._finish(job, "failed", f"rendering failed: {type(exc).__name__}")
         return self._send(channel, message, job)
 
-    def _has_ticket(self, incident: Incident, created_only: bool = False) -> bool:
-        if any(n.get("channel") == "jira" and n.get("ref") for n in incident.notifications or []):
-            return True
-        return not created_only and bool(self.ledger.channel_claims(incident.id, "jira"))
+    @staticmethod
+    def _ticket_ref(incident: Incident) -> str | None:
+        return next((str(n["ref"]) for n in incident.notifications or [] if n.get("channel") == "jira"
+                     and n.get("ref")), None)
+
+    def _create_seqs(self, incident: Incident, before: int, create_on: frozenset[str]) -> list[int]:
+        """Earlier events of the incident that create a Jira issue."""
+        return [int(row["seq"]) for row in self.svc.incidents.events(incident.id)
+                if int(row["seq"]) < before and str(row["event"]) in create_on]
+
+    def _ticket_expected(self, incident: Incident, seq: int, create_on: frozenset[str]) -> bool:
+        return self._ticket_ref(incident) is not None or bool(self._create_seqs(incident, seq, create_on))
+
+    def _ticket_pending(self, incident: Incident, seq: int) -> bool:
+        """An earlier event's delivery is still creating the issue (not claimed yet, sending or retrying)."""
+        if self._ticket_ref(incident) is not None:
+            return False
+        create_on = route(self.rules, incident, Event.ESCALATED.value).create_ticket_on
+        claims = self.ledger.channel_claims(incident.id, "jira")
+        return any(claims.get(s) in (None, "sending", "retry") for s in self._create_seqs(incident, seq, create_on))
 
     def _claim_and_finish(self, job: DeliveryJob, outcome: str, detail: str) -> str:
         if not self.ledger.claim(job.incident_id, job.seq, job.channel, job.attempt, LEASE_SECONDS):

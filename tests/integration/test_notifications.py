@@ -212,3 +212,15 @@ def test_sla_breach_notifies_once_and_the_sla_api_reports(svc: Services, caps: C
     body = json.loads(response.get_body())
     assert response.status_code == 200 and body["overall"]["incidents"] == 2
     assert body["by_team"]["data-platform"]["incidents"] == 1
+
+
+def test_a_resolution_right_after_the_escalation_still_closes_the_jira_issue(svc: Services, caps: Captures) -> None:
+    incident_id = open_incident(svc)
+    drain(svc)
+    svc.lifecycle.apply(incident_id, Event.ESCALATED, actor="remediation", reason="no attempts left")
+    svc.lifecycle.apply(incident_id, Event.RESOLVED, actor="bob", reason="fixed", resolution="by_hand")
+    # Both events are fanned out before the issue exists; the resolution waits for the key (15 s, once).
+    drain(svc, settle=17, limit=60)
+    assert len(creates(caps)) == 1
+    issue = caps.jira.issues["OPS-1"]
+    assert len(issue["comments"]) == 1 and issue["status"] == "Done"
