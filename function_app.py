@@ -3,8 +3,9 @@ and the packages below it."""
 
 import azure.functions as func
 
-from orchestration import actions, agent_api, api, dashboard_http
+from orchestration import actions, agent_api, api, dashboard_http, notifications, notify_edge
 from orchestration import remediation as remediation_api
+from orchestration.runtime import services
 from orchestration.sweep_trigger import run_sweep
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
@@ -82,6 +83,29 @@ def remediation_step(msg: func.QueueMessage) -> None:
 # --- end remediation ---
 
 # --- notifications (issue 10) ---
+@app.route(route="jira-webhook", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+def jira_webhook(req: func.HttpRequest) -> func.HttpResponse:
+    return notify_edge.jira_webhook(req)
+
+
+@app.route(route="sla", methods=["GET"])
+def sla_report(req: func.HttpRequest) -> func.HttpResponse:
+    return notify_edge.sla_report(req)
+
+
+@app.queue_trigger(arg_name="msg", queue_name="%EVENTS_QUEUE%", connection="AzureWebJobsStorage")
+def notify_fan_out(msg: func.QueueMessage) -> None:
+    notifications.handle_event(services(), msg.get_body())
+
+
+@app.queue_trigger(arg_name="msg", queue_name="%NOTIFY_QUEUE%", connection="AzureWebJobsStorage")
+def notify_deliver(msg: func.QueueMessage) -> None:
+    notifications.handle_delivery(services(), msg.get_body())
+
+
+@app.timer_trigger(arg_name="timer", schedule="%SLA_SCHEDULE%", run_on_startup=False)
+def sla_check(timer: func.TimerRequest) -> None:
+    notify_edge.run_sla_check()
 # --- end notifications ---
 
 # --- dashboard (issue 11) ---

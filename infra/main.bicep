@@ -205,7 +205,7 @@ param llmUnknownMinConfidence string = '80'
 ])
 param remediationMode string = 'dry-run'
 
-@description('NOTIFY_CHANNELS: comma-separated, of console, teams, slack, email, jira.')
+@description('NOTIFY_CHANNELS: comma-separated, of console, teams, teams_legacy, slack, email, pagerduty, jira.')
 param notifyChannels string = 'console'
 
 // ---- remediation params (issue 8) ----
@@ -254,6 +254,94 @@ param remediationApprovalSecret string = ''
 // ---- end remediation params ----
 
 // ---- notifications params (issue 10) ----
+@description('NOTIFY_ROUTING_FILE: Routing and ownership rules (TOML); empty means the shipped `notify/routing.toml`.')
+param notifyRoutingFile string = ''
+
+@description('NOTIFY_QUEUE: Queue of single-channel deliveries (fanned out from EVENTS_QUEUE); poison queue is `<name>-poison`.')
+param notifyQueue string = 'notifications'
+
+@description('NOTIFICATIONS_TABLE: Table of notification claims (at most once per incident, event and channel), the attempt log, bursts and SLA breach markers.')
+param notificationsTable string = 'notifications'
+
+@description('NOTIFY_QUIET_SECONDS: Quiet period: incidents opened on one platform resource (factory, workspace) within this window are announced in one message, sent this long after the first; 0 disables folding.')
+param notifyQuietSeconds string = '30'
+
+@description('NOTIFY_MAX_ATTEMPTS: Attempts per notification and channel before it is logged as failed.')
+param notifyMaxAttempts string = '5'
+
+@description('NOTIFY_RETRY_BASE_SECONDS: First retry delay of a failed notification when the service named none (Retry-After); doubles per attempt.')
+param notifyRetryBaseSeconds string = '10'
+
+@description('NOTIFY_MAX_RETRY_AFTER_SECONDS: Longest delay before a retry; a longer Retry-After is capped to it.')
+param notifyMaxRetryAfterSeconds string = '600'
+
+@description('NOTIFY_TIMEOUT_SECONDS: Timeout of one outbound notification call.')
+param notifyTimeoutSeconds string = '10'
+
+@description('NOTIFY_INCIDENT_URL: Link to an incident in messages; `{id}` is replaced by the incident id (e.g. `https://<app>.azurewebsites.net/api/incidents/{id}`). Empty: no link.')
+param notifyIncidentUrl string = ''
+
+@description('EMAIL_SENDER: Sender address of notification emails (ACS: a verified MailFrom address).')
+param emailSender string = ''
+
+@description('EMAIL_TO: Comma-separated default email recipients (routing may name others).')
+param emailTo string = ''
+
+@description('ACS_EMAIL_ENDPOINT: Azure Communication Services endpoint (`https://<resource>.communication.azure.com`), used with the managed identity.')
+param acsEmailEndpoint string = ''
+
+@description('SMTP_HOST: SMTP relay for email when no ACS endpoint is set.')
+param smtpHost string = ''
+
+@description('SMTP_PORT: SMTP port (587 with STARTTLS; Azure blocks outbound 25).')
+param smtpPort string = '587'
+
+@description('SMTP_STARTTLS: `false` only for a local relay without TLS.')
+param smtpStarttls string = 'true'
+
+@description('SMTP_USERNAME: SMTP login user; empty: no login.')
+param smtpUsername string = ''
+
+@description('PAGERDUTY_EVENTS_URL: PagerDuty Events API v2 endpoint.')
+param pagerdutyEventsUrl string = 'https://events.pagerduty.com/v2/enqueue'
+
+@description('JIRA_BASE_URL: Jira Cloud site, e.g. `https://<site>.atlassian.net`.')
+param jiraBaseUrl string = ''
+
+@description('JIRA_EMAIL: Account email for the Jira API token.')
+param jiraEmail string = ''
+
+@description('JIRA_PROJECT: Project key new issues go into.')
+param jiraProject string = ''
+
+@description('JIRA_ISSUE_TYPE: Issue type of new issues.')
+param jiraIssueType string = 'Bug'
+
+@description('JIRA_DONE: Name of the transition (or target status) used when the incident resolves; an inbound issue reaching it (or any status in the done category) resolves the incident.')
+param jiraDone string = 'Done'
+
+@description('SLA_SCHEDULE: Six-field NCRONTAB schedule of the SLA check (breaches, unpublished events).')
+param slaSchedule string = '0 */5 * * * *'
+
+@description('SLA_ACK_MINUTES: Time-to-acknowledge targets per priority, in minutes.')
+param slaAckMinutes string = 'P1=15,P2=30,P3=120,P4=480'
+
+@description('SLA_RESOLVE_MINUTES: Time-to-resolve targets per priority, in minutes.')
+param slaResolveMinutes string = 'P1=240,P2=480,P3=1440,P4=4320'
+
+@description('SLA_MAX_INCIDENTS: Most unresolved incidents one SLA check looks at (bounded work).')
+param slaMaxIncidents string = '500'
+
+// Secrets of the notification channels: put them into the Key Vault yourself (secret name = the setting in
+// kebab case, e.g. pagerduty-routing-key) and list the setting in `secretsInVault`.
+var notifyKeyVaultRefs = {
+  TEAMS_LEGACY_WEBHOOK_URL: contains(secretsInVault, 'TEAMS_LEGACY_WEBHOOK_URL') ? '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.vaultUri}secrets/teams-legacy-webhook-url)' : ''
+  ACS_EMAIL_CONNECTION_STRING: contains(secretsInVault, 'ACS_EMAIL_CONNECTION_STRING') ? '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.vaultUri}secrets/acs-email-connection-string)' : ''
+  SMTP_PASSWORD: contains(secretsInVault, 'SMTP_PASSWORD') ? '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.vaultUri}secrets/smtp-password)' : ''
+  PAGERDUTY_ROUTING_KEY: contains(secretsInVault, 'PAGERDUTY_ROUTING_KEY') ? '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.vaultUri}secrets/pagerduty-routing-key)' : ''
+  JIRA_API_TOKEN: contains(secretsInVault, 'JIRA_API_TOKEN') ? '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.vaultUri}secrets/jira-api-token)' : ''
+  JIRA_WEBHOOK_SECRET: contains(secretsInVault, 'JIRA_WEBHOOK_SECRET') ? '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.vaultUri}secrets/jira-webhook-secret)' : ''
+}
 // ---- end notifications params ----
 
 // ---- dashboard params (issue 11) ----
@@ -350,6 +438,8 @@ module storage 'app/storage.bicep' = {
       '${eventsQueue}-poison'
       remediationQueue
       '${remediationQueue}-poison'
+      notifyQueue
+      '${notifyQueue}-poison'
     ]
     tableNames: [
       incidentsTable
@@ -361,6 +451,7 @@ module storage 'app/storage.bicep' = {
       agentSessionsTable
       incidentIndexTable
       statsTable
+      notificationsTable
     ]
     containerNames: [
       rawContainer
@@ -512,6 +603,38 @@ var appSettings = {
   NOTIFY_CHANNELS: notifyChannels
   TEAMS_WEBHOOK_URL: keyVaultRefs.TEAMS_WEBHOOK_URL
   SLACK_WEBHOOK_URL: keyVaultRefs.SLACK_WEBHOOK_URL
+  NOTIFY_ROUTING_FILE: notifyRoutingFile
+  NOTIFY_QUEUE: notifyQueue
+  NOTIFICATIONS_TABLE: notificationsTable
+  NOTIFY_QUIET_SECONDS: notifyQuietSeconds
+  NOTIFY_MAX_ATTEMPTS: notifyMaxAttempts
+  NOTIFY_RETRY_BASE_SECONDS: notifyRetryBaseSeconds
+  NOTIFY_MAX_RETRY_AFTER_SECONDS: notifyMaxRetryAfterSeconds
+  NOTIFY_TIMEOUT_SECONDS: notifyTimeoutSeconds
+  NOTIFY_INCIDENT_URL: notifyIncidentUrl
+  TEAMS_LEGACY_WEBHOOK_URL: notifyKeyVaultRefs.TEAMS_LEGACY_WEBHOOK_URL
+  EMAIL_SENDER: emailSender
+  EMAIL_TO: emailTo
+  ACS_EMAIL_ENDPOINT: acsEmailEndpoint
+  ACS_EMAIL_CONNECTION_STRING: notifyKeyVaultRefs.ACS_EMAIL_CONNECTION_STRING
+  SMTP_HOST: smtpHost
+  SMTP_PORT: smtpPort
+  SMTP_STARTTLS: smtpStarttls
+  SMTP_USERNAME: smtpUsername
+  SMTP_PASSWORD: notifyKeyVaultRefs.SMTP_PASSWORD
+  PAGERDUTY_EVENTS_URL: pagerdutyEventsUrl
+  PAGERDUTY_ROUTING_KEY: notifyKeyVaultRefs.PAGERDUTY_ROUTING_KEY
+  JIRA_BASE_URL: jiraBaseUrl
+  JIRA_EMAIL: jiraEmail
+  JIRA_API_TOKEN: notifyKeyVaultRefs.JIRA_API_TOKEN
+  JIRA_PROJECT: jiraProject
+  JIRA_ISSUE_TYPE: jiraIssueType
+  JIRA_DONE: jiraDone
+  JIRA_WEBHOOK_SECRET: notifyKeyVaultRefs.JIRA_WEBHOOK_SECRET
+  SLA_SCHEDULE: slaSchedule
+  SLA_ACK_MINUTES: slaAckMinutes
+  SLA_RESOLVE_MINUTES: slaResolveMinutes
+  SLA_MAX_INCIDENTS: slaMaxIncidents
   ALLOWED_RESOURCES: allowedResources
 }
 

@@ -13,6 +13,7 @@ from azure.core.exceptions import AzureError
 
 from analysis.view import seed_fields
 from dashboard import listing
+from notify.ledger import NotificationLedger
 from orchestration import ingest, processing
 from orchestration.runtime import Services, services
 from shared.hostconfig import max_dequeue_count
@@ -108,6 +109,8 @@ def get_incident(req: func.HttpRequest) -> func.HttpResponse:
             return _error(404, "not_found", f"no incident {incident_id!r}")
         body = incident_view(incident)
         body["audit"] = [entry.to_api() for entry in svc.audit.trail(incident_id)]
+        body["notifications_log"] = NotificationLedger(svc.storage.table(svc.settings.notifications_table)).log_for(
+            incident_id)
         return json_response(200, body)
 
     return read_storage(query)

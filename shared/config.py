@@ -99,9 +99,41 @@ SETTINGS: tuple[Setting, ...] = (
     # --- end remediation ---
 
     # --- notifications (issue 10) ---
-    Setting("NOTIFY_CHANNELS", "console", "Comma-separated notification channels; `console` (the app log) is the one built so far."),
-    Setting("TEAMS_WEBHOOK_URL", "", "Reserved for the Teams notifier (next issue); not read yet.", secret=True),
-    Setting("SLACK_WEBHOOK_URL", "", "Reserved for the Slack notifier (next issue); not read yet.", secret=True),
+    Setting("NOTIFY_CHANNELS", "console", "Comma-separated enabled notification channels: `console` (the app log), `teams` (Workflows webhook), `teams_legacy` (Office 365 connector via pymsteams), `slack`, `email` (ACS Email, else SMTP), `pagerduty`, `jira`. Routing (NOTIFY_ROUTING_FILE) picks among them per incident and event."),
+    Setting("NOTIFY_ROUTING_FILE", "", "Routing and ownership rules (TOML); empty means the shipped `notify/routing.toml`."),
+    Setting("NOTIFY_QUEUE", "notifications", "Queue of single-channel deliveries (fanned out from EVENTS_QUEUE); poison queue is `<name>-poison`."),
+    Setting("NOTIFICATIONS_TABLE", "notifications", "Table of notification claims (at most once per incident, event and channel), the attempt log, bursts and SLA breach markers."),
+    Setting("NOTIFY_QUIET_SECONDS", "30", "Quiet period: incidents opened on one platform resource (factory, workspace) within this window are announced in one message, sent this long after the first; 0 disables folding."),
+    Setting("NOTIFY_MAX_ATTEMPTS", "5", "Attempts per notification and channel before it is logged as failed."),
+    Setting("NOTIFY_RETRY_BASE_SECONDS", "10", "First retry delay of a failed notification when the service named none (Retry-After); doubles per attempt."),
+    Setting("NOTIFY_MAX_RETRY_AFTER_SECONDS", "600", "Longest delay before a retry; a longer Retry-After is capped to it."),
+    Setting("NOTIFY_TIMEOUT_SECONDS", "10", "Timeout of one outbound notification call."),
+    Setting("NOTIFY_INCIDENT_URL", "", "Link to an incident in messages; `{id}` is replaced by the incident id (e.g. `https://<app>.azurewebsites.net/api/incidents/{id}`). Empty: no link."),
+    Setting("TEAMS_WEBHOOK_URL", "", "Teams Workflows webhook URL (\"When a Teams webhook request is received\"); Adaptive Card 1.4 messages.", secret=True),
+    Setting("TEAMS_LEGACY_WEBHOOK_URL", "", "Legacy Teams Office 365 connector URL (MessageCard via pymsteams), channel `teams_legacy`.", secret=True),
+    Setting("SLACK_WEBHOOK_URL", "", "Slack incoming webhook URL (Block Kit messages).", secret=True),
+    Setting("EMAIL_SENDER", "", "Sender address of notification emails (ACS: a verified MailFrom address)."),
+    Setting("EMAIL_TO", "", "Comma-separated default email recipients (routing may name others)."),
+    Setting("ACS_EMAIL_ENDPOINT", "", "Azure Communication Services endpoint (`https://<resource>.communication.azure.com`), used with the managed identity."),
+    Setting("ACS_EMAIL_CONNECTION_STRING", "", "ACS connection string (instead of the managed identity).", secret=True),
+    Setting("SMTP_HOST", "", "SMTP relay for email when no ACS endpoint is set."),
+    Setting("SMTP_PORT", "587", "SMTP port (587 with STARTTLS; Azure blocks outbound 25)."),
+    Setting("SMTP_STARTTLS", "true", "`false` only for a local relay without TLS."),
+    Setting("SMTP_USERNAME", "", "SMTP login user; empty: no login."),
+    Setting("SMTP_PASSWORD", "", "SMTP login password.", secret=True),
+    Setting("PAGERDUTY_EVENTS_URL", "https://events.pagerduty.com/v2/enqueue", "PagerDuty Events API v2 endpoint."),
+    Setting("PAGERDUTY_ROUTING_KEY", "", "PagerDuty integration (routing) key of the service.", secret=True),
+    Setting("JIRA_BASE_URL", "", "Jira Cloud site, e.g. `https://<site>.atlassian.net`."),
+    Setting("JIRA_EMAIL", "", "Account email for the Jira API token."),
+    Setting("JIRA_API_TOKEN", "", "Jira API token.", secret=True),
+    Setting("JIRA_PROJECT", "", "Project key new issues go into."),
+    Setting("JIRA_ISSUE_TYPE", "Bug", "Issue type of new issues."),
+    Setting("JIRA_DONE", "Done", "Name of the transition (or target status) used when the incident resolves; an inbound issue reaching it (or any status in the done category) resolves the incident."),
+    Setting("JIRA_WEBHOOK_SECRET", "", "Secret of the Jira admin webhook calling `/api/jira-webhook` (HMAC-SHA256, `X-Hub-Signature`); empty rejects every call.", secret=True),
+    Setting("SLA_SCHEDULE", "0 */5 * * * *", "Six-field NCRONTAB schedule of the SLA check (breaches, unpublished events)."),
+    Setting("SLA_ACK_MINUTES", "P1=15,P2=30,P3=120,P4=480", "Time-to-acknowledge targets per priority, in minutes."),
+    Setting("SLA_RESOLVE_MINUTES", "P1=240,P2=480,P3=1440,P4=4320", "Time-to-resolve targets per priority, in minutes."),
+    Setting("SLA_MAX_INCIDENTS", "500", "Most unresolved incidents one SLA check looks at (bounded work)."),
     # --- end notifications ---
 
     # --- dashboard (issue 11) ---
@@ -220,14 +252,23 @@ class Settings:
     def stats_table(self) -> str:
         return self.get("STATS_TABLE")
 
+    @property
+    def notify_queue(self) -> str:
+        return self.get("NOTIFY_QUEUE")
+
+    @property
+    def notifications_table(self) -> str:
+        return self.get("NOTIFICATIONS_TABLE")
+
     def tables(self) -> tuple[str, ...]:
         return (self.incidents_table, self.alerts_table, self.audit_table, self.state_table,
                 self.analysis_cache_table, self.remediation_table, self.agent_sessions_table,
-                self.incident_index_table, self.stats_table)
+                self.incident_index_table, self.stats_table, self.notifications_table)
 
     def queues(self) -> tuple[str, ...]:
         return (self.alerts_queue, self.poison_queue, self.events_queue, f"{self.events_queue}-poison",
-                self.remediation_queue, f"{self.remediation_queue}-poison")
+                self.remediation_queue, f"{self.remediation_queue}-poison", self.notify_queue,
+                f"{self.notify_queue}-poison")
 
     def containers(self) -> tuple[str, ...]:
         return (self.raw_container, self.payloads_container)

@@ -54,7 +54,7 @@ _SCALAR_FIELDS = ("source", "platform", "resource", "pipeline", "run_id", "activ
                   "first_seen", "last_seen", "resolved_at", "error_code", "error_message", "failure_type",
                   "alert_key", "identity_basis", "resolved_by", "resolution", "resolution_reason",
                   "acknowledged_at", "acknowledged_by", "escalated_at", "event_seq", "team", "owner")
-FILTERABLE = ("status", "source", "platform", "pipeline", "run_id")
+FILTERABLE = ("status", "source", "platform", "pipeline", "run_id", "team", "owner")
 
 
 @dataclass(frozen=True)

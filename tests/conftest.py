@@ -50,6 +50,9 @@ def storage_values(connection_string: str, suffix: str) -> dict[str, str]:
         "SWEEP_SCHEDULE": "0 0 0 1 1 *",
         "ENRICHMENT_ENABLED": "false",
         "NOTIFY_CHANNELS": "console",
+        "NOTIFY_QUEUE": f"notifications{suffix}",
+        "NOTIFICATIONS_TABLE": f"notifications{suffix}",
+        "SLA_SCHEDULE": "0 0 0 1 1 *",
     }
 
 

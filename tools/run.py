@@ -2,8 +2,9 @@
 incidents they became printed, then serve until Ctrl-C.
 
 Uses `func start` when Core Tools is on PATH, else `python -m tools.devhost`. Embedded defaults
-only: Azurite storage, rules-only analysis, console notifications; remediation in mode `auto` against the
-SIMULATED factory only (tools/demo_remediation_policy.toml: delays of seconds).
+only: Azurite storage, rules-only analysis; remediation in mode `auto` against the SIMULATED factory only
+(tools/demo_remediation_policy.toml: delays of seconds); notifications go to the console and to local
+capture servers standing in for Teams, Slack, PagerDuty, Jira and an SMTP relay.
 """
 
 from __future__ import annotations
@@ -224,6 +225,14 @@ def main(argv: list[str] | None = None) -> int:
     if azurite:
         children.append(azurite)
     simulator, generated = start_simulated_factory(env)
+    from tools.simulators.capture import DemoChannels
+
+    channels = DemoChannels()
+    env.update(channels.start())
+    for name, default in (("EVENTS_QUEUE", "incident-events"), ("NOTIFY_QUEUE", "notifications"),
+                          ("SLA_SCHEDULE", "0 */5 * * * *")):
+        env.setdefault(name, default)  # trigger bindings; an older local.settings.json may lack them
+    print("LOCAL CAPTURE SERVERS (not Teams, Slack, PagerDuty, Jira or a mail relay) receive the notifications")
     base = f"http://127.0.0.1:{args.port}"
     stopping = False
 
@@ -244,6 +253,9 @@ def main(argv: list[str] | None = None) -> int:
             print("Posting the sample alerts from samples/:")
             report(base, post_samples(base, generated))
             show_remediation(base)
+            print("\nNotifications (after the 5 s quiet period that folds bursts), as the capture servers got them:")
+            time.sleep(12)
+            print("\n".join(channels.summary()))
             seeded = seed_demo_history(Services.from_settings(load_settings()))
             print(f"\nAdded {len(seeded)} demo incidents of the last week (tools/dashboard_demo.py) for the dashboard.")
         print(f"\nDashboard: {base}/api/dashboard  (trends: {base}/api/dashboard/trends, "
@@ -265,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
             except subprocess.TimeoutExpired:
                 child.kill()
         simulator.stop()
-        print("stopped the app, the simulated factory and Azurite")
+        channels.stop()
+        print("stopped the app, the simulated factory, the capture servers and Azurite")
     return 0
 
 

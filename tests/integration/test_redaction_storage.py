@@ -15,6 +15,7 @@ from orchestration.runtime import Services
 from shared.config import Settings
 from shared.models import Envelope, Failure, Incident
 from shared.timeutil import utc_now_iso
+from tests.integration.notify_support import drain
 from tests.unit.analysis.secrets_corpus import SECRETS, all_secret_values
 from tools.simulators.openai_server import OpenAIStub
 
@@ -102,7 +103,11 @@ def test_whole_incidents_table_is_clean(llm_services: Services) -> None:
 
 def test_console_notification_is_clean(llm_services: Services, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING)
+    # Notifications follow the lifecycle events: drain the events and delivery queues (no quiet period).
+    svc = Services.from_settings(Settings.from_mapping({**llm_services.settings.raw, "NOTIFY_QUIET_SECONDS": "0"}))
     for envelope in secret_alerts()[:3]:
-        process_envelope(llm_services, envelope)
-    assert caplog.records
+        process_envelope(svc, envelope)
+    outcomes = drain(svc)
+    assert outcomes.get("sent") and any(r.name == "notify.console" for r in caplog.records)
     assert not leaked(caplog.text)
+    assert not leaked(json.dumps(table_dump(svc, svc.settings.notifications_table), default=str))

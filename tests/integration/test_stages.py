@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 from typing import ClassVar
 
-from notify.console import ConsoleNotifier
+from notify.routing import Rules
+from notify.stages import OwnershipStage
 from orchestration import ingest, processing
 from orchestration.runtime import Services
 from shared.models import AlertStatus, AuditAction, Failure, Incident
@@ -48,20 +49,22 @@ def process(services: Services) -> processing.Outcome:
 
 def test_stages_run_once_per_incident_and_failures_are_audited(services: Services) -> None:
     recording = RecordingStage()
-    services.stages = [recording, BrokenStage(), ConsoleNotifier()]
+    services.stages = [recording, BrokenStage(), OwnershipStage(Rules.load())]
     first = process(services)
     assert first.status is AlertStatus.PROCESSED
     incident_id = first.incident_ids[0]
     incident = services.incidents.get(incident_id)
     assert incident is not None
     assert incident.verdict == {"category": "test", "retryable": False}
-    assert incident.notifications == [{"channel": "console", "status": "sent"}]
+    # The shipped routing file gives Databricks jobs to the lakehouse team.
+    assert (incident.team, incident.ownership) == ("lakehouse", {
+        "team": "lakehouse", "owner": "lakehouse-oncall@contoso.example", "cost_center": "CC-2002"})
     assert incident.remediation is None
     trail = services.audit.trail(incident_id)
     failed = [e for e in trail if e.action is AuditAction.ANALYSIS_FAILED]
     assert failed and "remediation backend down" in failed[0].reason and failed[0].actor == "broken"
-    assert [e.action for e in trail].index(AuditAction.CLASSIFIED) < [e.action for e in trail].index(
-        AuditAction.NOTIFIED)
+    assert [e.action for e in trail].index(AuditAction.INCIDENT_CREATED) < [e.action for e in trail].index(
+        AuditAction.CLASSIFIED)
     # A second report of the same run only counts; stages do not run again.
     process(services)
     assert recording.seen == [incident_id]
