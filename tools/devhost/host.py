@@ -69,6 +69,8 @@ class DevHost:
                 self.listeners.append(QueueListener(info, queue_service(connection), queue_name, options,
                                                     self.executor))
             elif info.trigger_type == "timerTrigger":
+                if info.disabled():
+                    continue  # as the host: a disabled function's binding expressions are never resolved
                 self.timers.append(TimerRunner(info))
         self._server_thread = threading.Thread(target=self.server.serve_forever, name="http", daemon=True)
 
