@@ -7,7 +7,9 @@ and once per process so HTTP connection pools are reused across invocations.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from orchestration.stages import default_stages
 from shared.config import Settings, load_settings
@@ -31,8 +33,9 @@ class Services:
     _ready_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Services:
-        storage = StorageClients(settings)
+    def from_settings(cls, settings: Settings, request_hook: Callable[[Any], None] | None = None) -> Services:
+        """`request_hook` sees every storage request (see StorageClients): benchmarks and tests count them."""
+        storage = StorageClients(settings, request_hook)
         incidents = IncidentStore(storage.table(settings.incidents_table),
                                   storage.container(settings.payloads_container))
         audit = AuditLog(storage.table(settings.audit_table))

@@ -91,13 +91,23 @@ class Lifecycle:
             return None
 
     def publish(self, message: EventMessage) -> None:
+        if self.send(message):
+            try:
+                self.incidents.mark_published(message.incident_id, message.seq)
+            except Exception:  # the event row stays unpublished; republish_pending sends it again (consumers dedupe)
+                log.exception("marking %s of incident %s published failed", message.event, message.incident_id)
+
+    def send(self, message: EventMessage) -> bool:
+        """Put the event on the queue without marking its row published: for a caller that marks it in a write
+        it makes anyway (the processor, with the stage results). False when it could not be sent."""
         if self.events_queue is None:
-            return
+            return False
         try:
             self.events_queue.send_message(message.to_json())
-            self.incidents.mark_published(message.incident_id, message.seq)
         except Exception:  # the event row stays unpublished; republish_pending sends it later
             log.exception("publishing %s of incident %s failed", message.event, message.incident_id)
+            return False
+        return True
 
     def republish_pending(self, incident_id: str) -> int:
         """Publish the incident's events that were written but not published (after a crash)."""
