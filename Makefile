@@ -46,7 +46,7 @@ typecheck: setup
 	$(PY) -m mypy
 
 bench: setup
-	$(PY) -m tools.bench ingest
+	$(PY) -m tools.bench all
 
 clean:
 	rm -rf $(VENV) .venv-bicep .venv-checkov node_modules .azurite .pytest_cache .mypy_cache .ruff_cache
