@@ -65,7 +65,8 @@ def archive(services: Services, envelope: Envelope) -> None:
     if envelope.payload_ref is not None:
         return  # the claim-checked blob is the archive
     name = raw_blob_name(envelope.source, envelope.id, envelope.received_at)
-    body = json.dumps(redact(envelope.payload), indent=1).encode("utf-8")
+    # The payload was redacted before it was queued (ingest.enqueue writes every message), so it is archived as is.
+    body = json.dumps(envelope.payload, indent=1).encode("utf-8")
     services.storage.container(services.settings.raw_container).upload_blob(name, body, overwrite=True)
 
 
