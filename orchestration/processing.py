@@ -22,9 +22,9 @@ from shared.identity import incident_identity
 from shared.lifecycle import Event, Resolution
 from shared.models import AlertRecord, AlertStatus, AuditAction, AuditEntry, Envelope, Extraction, Failure, Incident
 from shared.redaction import redact, redact_text
-from shared.stages import IncidentStage, StageResult
+from shared.stages import StageResult
 from shared.timeutil import utc_now_iso
-from shared.transitions import EventMessage
+from shared.transitions import EventMessage, watch_transitions
 
 log = logging.getLogger(__name__)
 ACTOR = "processor"
@@ -141,7 +141,7 @@ def _record(services: Services, envelope: Envelope, failure: Failure, enrichment
         # A new incident is the one just written; a redelivered one is read once (its stages may have run).
         current = incident if recorded.created else services.incidents.get(incident.id)
         if current is not None:
-            fields = _run_stages(current, failure, services.stages, trail)
+            fields = _run_stages(services, current, failure, trail)
     # One write per partition: the stage results with the event marks, then the audit entries.
     services.incidents.store_stage_results(incident.id, fields, published)
     trail.flush()
@@ -179,11 +179,19 @@ class _Trail:
             self.entries = []
 
 
-def _run_stages(incident: Incident, failure: Failure, stages: list[IncidentStage], trail: _Trail) -> dict[str, Any]:
+def _run_stages(services: Services, incident: Incident, failure: Failure, trail: _Trail) -> dict[str, Any]:
     """Run the stages on the incident as it evolves in memory (each sees the fields of the ones before it);
-    returns the fields to store. A stage that raises is audited and skipped."""
+    returns the fields to store. A stage that raises is audited and skipped. After a stage that changed the
+    incident's status through the lifecycle, the incident is read again (with the fields not yet stored)."""
     fields: dict[str, Any] = {}
-    for stage in stages:
+    transitioned = watch_transitions()
+    for stage in services.stages:
+        if transitioned:
+            transitioned.clear()
+            fresh = services.incidents.get(incident.id)
+            if fresh is None:
+                break
+            incident = replace(fresh, **{k: v for k, v in fields.items() if k in _INCIDENT_FIELDS})
         if stage.owns and getattr(incident, stage.owns, None) is not None:
             continue
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,15 @@ from shared.records import AuditLog
 from shared.timeutil import utc_now_iso
 
 log = logging.getLogger(__name__)
+_watch = threading.local()
+
+
+def watch_transitions() -> set[str]:
+    """Collect, in this thread, the ids of incidents any Lifecycle changes from now on (until the next call).
+    The processor runs the stages on an incident held in memory; it re-reads one a stage transitioned."""
+    changed: set[str] = set()
+    _watch.changed = changed
+    return changed
 
 AUDIT_OF: dict[Event, AuditAction] = {
     Event.OPENED: AuditAction.INCIDENT_CREATED,
@@ -78,6 +88,9 @@ class Lifecycle:
         done = self.incidents.transition(incident_id, event, actor=actor, reason=reason, now=now, **kwargs)
         if done is None:
             return None
+        changed: set[str] | None = getattr(_watch, "changed", None)
+        if changed is not None:
+            changed.add(incident_id)
         self.audit.append(incident_id, AUDIT_OF[event], actor, reason,
                           {"event": event.value, "seq": done.seq, "status": done.status, **(details or {})}, time=now)
         self.publish(EventMessage(incident_id, done.seq, event.value, done.status, now))
