@@ -13,6 +13,7 @@ Each starts its own Azurite (in memory) and local host on free loopback ports an
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from shared.config import REPO_ROOT
@@ -35,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=100, help="storm: distinct failed runs")
     parser.add_argument("--sizes", default="1000,10000", help="read: incident counts, comma-separated")
     args = parser.parse_args(argv)
+    # Stopped from outside (timeout, kill): unwind, so Azurite and the hosts are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     work_dir = REPO_ROOT / ".azurite"
     work_dir.mkdir(exist_ok=True)
     todo = CHOICES[1:] if args.what == "all" else [args.what]
