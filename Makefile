@@ -53,7 +53,7 @@ typecheck: setup
 	$(PY) -m mypy
 
 bench: setup
-	$(PY) -m tools.bench ingest
+	$(PY) -m tools.bench all
 
 # The agent's evaluation cases: a real model when OPENAI_* / AZURE_OPENAI_* is set, else the scripted local one.
 eval-agent: setup

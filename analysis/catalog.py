@@ -22,9 +22,11 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
+
+from shared.literals import Prefiltered, fold
 
 RULES_DIR = Path(__file__).resolve().parent / "rules"
 
@@ -90,6 +92,9 @@ class Rule:
     example_platform: str | None = None
     example_failure_type: str | None = None
     _code_res: tuple[re.Pattern[str], ...] = field(default=(), repr=False, compare=False)
+    # The patterns with the literals a match needs: a message without them is not searched (same result).
+    _patterns_pf: tuple[Prefiltered, ...] = field(default=(), repr=False, compare=False)
+    _exclude_pf: tuple[Prefiltered, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def tier(self) -> int:
@@ -110,8 +115,10 @@ class Rule:
                 found = index
         return found
 
-    def match(self, platform: str, codes: list[str], failure_type: str | None, message: str) -> tuple[int, ...] | None:
-        """None when the rule does not apply, else its rank (higher wins)."""
+    def match(self, platform: str, codes: list[str], failure_type: str | None, message: str,
+              scan: MessageScan | None = None) -> tuple[int, ...] | None:
+        """None when the rule does not apply, else its rank (higher wins). `scan` (one per message) lets the
+        rule skip regexes whose required literals the message lacks."""
         if self.platforms and platform not in self.platforms:
             return None
         code_depth = 0
@@ -124,11 +131,27 @@ class Rule:
             exact = int(any("*" not in c and c.lower() == codes[index].lower() for c in self.codes))
         if self.failure_types and (failure_type or "").lower() not in {f.lower() for f in self.failure_types}:
             return None
-        if self.patterns and not any(p.search(message) for p in self.patterns):
+        if scan is None:
+            scan = MessageScan(message)
+        if self.patterns and not any(scan.search(p) for p in self._patterns_pf):
             return None
-        if any(p.search(message) for p in self.exclude):
+        if any(scan.search(p) for p in self._exclude_pf):
             return None
         return (self.tier, exact, code_depth, int(bool(self.platforms)), self.priority, -self.order)
+
+
+class MessageScan:
+    """One message, folded once, with the literal look-ups shared by every rule tried on it."""
+
+    __slots__ = ("folded", "message", "seen")
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        self.folded = fold(message)
+        self.seen: dict[str, bool] = {}
+
+    def search(self, pattern: Prefiltered) -> bool:
+        return pattern.possible(self.folded, self.seen) and pattern.pattern.search(self.message) is not None
 
 
 def _strings(value: Any, what: str, where: str) -> tuple[str, ...]:
@@ -177,6 +200,7 @@ def parse_rule(data: dict[str, Any], file: str, order: int, generic: bool) -> Ru
     codes = _strings(data.get("codes"), "codes", where)
     failure_types = _strings(data.get("failure_types"), "failure_types", where)
     patterns = _regexes(_strings(data.get("patterns"), "patterns", where), where)
+    exclude = _regexes(_strings(data.get("exclude"), "exclude", where), where)
     if not (codes or failure_types or patterns):
         raise CatalogError(f"{where}: a rule needs codes, failure_types or patterns")
     examples = _strings(data.get("examples"), "examples", where)
@@ -190,17 +214,48 @@ def parse_rule(data: dict[str, Any], file: str, order: int, generic: bool) -> Ru
         retry_delay_s=delay, severity=data["severity"], explanation=str(data["explanation"]).strip(),
         actions=_strings(data.get("actions"), "actions", where), doc=str(data["doc"]), examples=examples,
         platforms=platforms, codes=codes, failure_types=failure_types, patterns=patterns,
-        exclude=_regexes(_strings(data.get("exclude"), "exclude", where), where),
+        exclude=exclude,
         priority=int(data.get("priority", 0)), confidence=confidence, generic=generic,
         example_codes=_strings(data.get("example_codes"), "example_codes", where),
         example_platform=data.get("example_platform"), example_failure_type=data.get("example_failure_type"),
         _code_res=tuple(_code_regex(c) for c in codes),
+        _patterns_pf=tuple(Prefiltered(p) for p in patterns), _exclude_pf=tuple(Prefiltered(p) for p in exclude),
     )
+
+
+@dataclass(frozen=True)
+class RuleGate:
+    """What a message must have for a rule to be worth trying: cheap checks done before `Rule.match`."""
+
+    rule: Rule
+    platforms: frozenset[str] | None  # None: any platform
+    literals: frozenset[str] | None  # one of these must be in the folded message; None: no such need
+    codes: frozenset[str] | None  # one of these (lower case) must be a candidate code; None: no such need
+
+
+def _gate(rule: Rule) -> RuleGate:
+    literals: frozenset[str] | None = None
+    needs = [p.need for p in rule._patterns_pf]
+    if needs and all(n is not None for n in needs):
+        literals = frozenset().union(*[n for n in needs if n is not None])
+    codes = None
+    if rule.codes and not any("*" in c for c in rule.codes):
+        codes = frozenset(c.lower() for c in rule.codes)
+    return RuleGate(rule, frozenset(rule.platforms) if rule.platforms else None, literals, codes)
 
 
 @dataclass(frozen=True)
 class Catalog:
     rules: tuple[Rule, ...]
+
+    @cached_property
+    def gates(self) -> tuple[RuleGate, ...]:
+        return tuple(_gate(r) for r in self.rules)
+
+    @cached_property
+    def literals(self) -> tuple[str, ...]:
+        """Every literal any rule's patterns need: looked up once per message."""
+        return tuple(sorted(set().union(*[g.literals for g in self.gates if g.literals is not None])))
 
     def by_id(self, rule_id: str) -> Rule:
         for rule in self.rules:

@@ -12,11 +12,14 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from analysis.catalog import TIER_GENERIC, TIER_NAMES, Catalog, Rule, default_catalog
+from analysis.catalog import TIER_GENERIC, TIER_NAMES, Catalog, MessageScan, Rule, default_catalog
 from analysis.signature import signature
+from shared.literals import fold
 from shared.models import Failure
 
 UNKNOWN_CONFIDENCE = 10
+WINDOW = 64 * 1024  # characters of an error text that are classified (head + tail beyond this)
+WINDOW_HEAD = 48 * 1024
 _TIER_CONFIDENCE = {4: 92, 3: 85, 2: 75, 1: 45}
 
 # Codes that error texts carry inside them: the innermost is usually the most telling.
@@ -81,6 +84,14 @@ class Verdict:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
+def classification_window(message: str) -> str:
+    """The part of a huge error text that is classified: its head and its tail (where a stack trace ends with
+    the root cause). Texts up to WINDOW characters are classified whole, so the cost per alert is bounded."""
+    if len(message) <= WINDOW:
+        return message
+    return message[:WINDOW_HEAD] + "\n[...]\n" + message[-(WINDOW - WINDOW_HEAD):]
+
+
 def embedded_codes(message: str) -> list[str]:
     """Codes named inside an error text, in order of appearance."""
     found: list[tuple[int, str]] = []
@@ -117,8 +128,21 @@ def retry_after_hint(message: str) -> int | None:
 def best_rule(catalog: Catalog, platform: str, codes: list[str], failure_type: str | None,
               message: str) -> Rule | None:
     best: tuple[tuple[int, ...], Rule] | None = None
-    for rule in catalog.rules:
-        rank = rule.match(platform, codes, failure_type, message)
+    scan = MessageScan(message)
+    folded = scan.folded
+    scan.seen = {literal: literal in folded for literal in catalog.literals}
+    present = {literal for literal, found in scan.seen.items() if found}
+    code_set = {fold(c) for c in codes}
+    for gate in catalog.gates:
+        # Cheap gates first (platform, codes, literals the patterns need): the same result as trying every rule.
+        if gate.platforms is not None and platform not in gate.platforms:
+            continue
+        if gate.codes is not None and gate.codes.isdisjoint(code_set):
+            continue
+        if gate.literals is not None and gate.literals.isdisjoint(present):
+            continue
+        rule = gate.rule
+        rank = rule.match(platform, codes, failure_type, message, scan)
         if rank is not None and (best is None or rank > best[0]):
             best = (rank, rule)
     return best[1] if best else None
@@ -128,7 +152,7 @@ def classify_fields(platform: str | None, message: str | None, error_code: str |
                     failure_type: str | None = None, catalog: Catalog | None = None) -> Verdict:
     catalog = catalog or default_catalog()
     platform = (platform or "").lower()
-    text = message or ""
+    text = classification_window(message or "")
     codes = candidate_codes(error_code, text)
     sig = signature(platform, error_code, text).to_dict()
     rule = best_rule(catalog, platform, codes, failure_type, text)

@@ -11,16 +11,17 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-import openai
-from openai.types.chat import ChatCompletionMessageParam
-from openai.types.shared_params import ResponseFormatJSONSchema
+from typing import TYPE_CHECKING, Any
 
 from analysis.catalog import CATEGORIES
 from shared.config import Settings
 from shared.platforms.common import require_secure_endpoint
 from shared.redaction import redact, redact_text
+
+if TYPE_CHECKING:  # the openai package loads when an LLM client is built (ANALYSIS_MODE=llm), not at start-up
+    import openai
+    from openai.types.chat import ChatCompletionMessageParam
+    from openai.types.shared_params import ResponseFormatJSONSchema
 
 SCHEMA_NAME = "pipeline_failure_rca"
 RCA_SCHEMA: dict[str, Any] = {
@@ -144,6 +145,8 @@ def _float(settings: Settings, name: str, default: float) -> float:
 
 
 def build_client(settings: Settings) -> tuple[openai.OpenAI, str]:
+    import openai
+
     """An OpenAI or Azure OpenAI client from the settings, and the model/deployment name."""
     timeout = _float(settings, "LLM_TIMEOUT_SECONDS", 20.0)
     retries = int(_float(settings, "LLM_MAX_RETRIES", 2))
@@ -169,6 +172,8 @@ def build_client(settings: Settings) -> tuple[openai.OpenAI, str]:
 
 
 def _reason(exc: Exception) -> str:
+    import openai
+
     if isinstance(exc, openai.APITimeoutError):
         return "timeout: the LLM did not answer within LLM_TIMEOUT_SECONDS"
     if isinstance(exc, openai.RateLimitError):

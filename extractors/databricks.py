@@ -14,13 +14,15 @@ libraries when a library installation failed.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from extractors.base import Extractor
 from shared.config import Settings
 from shared.models import Extraction, Failure, Platform, Source
 from shared.platforms.common import error_text
-from shared.platforms.databricks import DatabricksWorkspace
+
+if TYPE_CHECKING:
+    from shared.platforms.databricks import DatabricksWorkspace
 
 FAILURE_EVENTS = {"jobs.on_failure"}
 WARNING_EVENTS = {"jobs.on_duration_warning_threshold_exceeded"}
@@ -79,6 +81,8 @@ class DatabricksExtractor(Extractor):
         return Extraction(failures=[failure])
 
     def enrich(self, extraction: Extraction, settings: Settings) -> Extraction:
+        from shared.platforms.databricks import DatabricksWorkspace  # the SDK loads only when enrichment runs
+
         workspace = DatabricksWorkspace(settings)
         for failure in extraction.failures:
             if failure.platform == Platform.DATABRICKS.value and failure.level == "error":

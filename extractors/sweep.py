@@ -7,14 +7,16 @@ Execute Pipeline into the child) or failed-task output (Databricks: runs/get + r
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from extractors.base import Extractor
 from extractors.databricks import enrich_job_run
 from extractors.pipeline_runs import PIPELINE_PLATFORMS, api_for, enrich_run, needs_root_cause
 from shared.config import Settings
 from shared.models import Extraction, Failure, Platform, Source
-from shared.platforms.databricks import DatabricksWorkspace
+
+if TYPE_CHECKING:
+    from shared.platforms.databricks import DatabricksWorkspace
 
 _REQUIRED_TEXT = ("source", "platform", "resource")
 _OPTIONAL_TEXT = ("pipeline", "run_id", "activity", "error_code", "failure_type", "message", "start", "end")
@@ -83,6 +85,8 @@ class SweepExtractor(Extractor):
                 enrich_run(failure, api, extraction.enrichment_errors, run=run)
                 failure.origin["enrichment"] = {"api": api.platform, "calls": dict(api.calls)}
             elif failure.platform == Platform.DATABRICKS.value:
+                from shared.platforms.databricks import DatabricksWorkspace  # the SDK loads when it is asked
+
                 databricks = databricks or DatabricksWorkspace(settings)
                 enrich_job_run(failure, databricks, extraction.enrichment_errors)
         return extraction

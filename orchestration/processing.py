@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from dataclasses import fields as dataclass_fields
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
@@ -19,14 +20,15 @@ from orchestration.ingest import raw_blob_name
 from orchestration.runtime import Services
 from shared.identity import incident_identity
 from shared.lifecycle import Event, Resolution
-from shared.models import AlertRecord, AlertStatus, AuditAction, Envelope, Extraction, Failure
+from shared.models import AlertRecord, AlertStatus, AuditAction, AuditEntry, Envelope, Extraction, Failure, Incident
 from shared.redaction import redact, redact_text
 from shared.stages import StageResult
 from shared.timeutil import utc_now_iso
-from shared.transitions import EventMessage
+from shared.transitions import EventMessage, watch_transitions
 
 log = logging.getLogger(__name__)
 ACTOR = "processor"
+_INCIDENT_FIELDS = frozenset(f.name for f in dataclass_fields(Incident))
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,8 @@ def archive(services: Services, envelope: Envelope) -> None:
     if envelope.payload_ref is not None:
         return  # the claim-checked blob is the archive
     name = raw_blob_name(envelope.source, envelope.id, envelope.received_at)
-    body = json.dumps(redact(envelope.payload), indent=1).encode("utf-8")
+    # The payload was redacted before it was queued (ingest.enqueue writes every message), so it is archived as is.
+    body = json.dumps(envelope.payload, indent=1).encode("utf-8")
     services.storage.container(services.settings.raw_container).upload_blob(name, body, overwrite=True)
 
 
@@ -118,51 +121,92 @@ def _record(services: Services, envelope: Envelope, failure: Failure, enrichment
     incident = recorded.incident
     created = recorded.created or recorded.counted_as_creation
     # A redelivery (the earlier attempt crashed after counting) writes only the entries that are missing.
-    once = recorded.duplicate_delivery
+    trail = _Trail(services, incident.id, envelope.id, repair=recorded.duplicate_delivery)
+    published: list[int] = []
     if created:
-        _audit(services, incident.id, AuditAction.INCIDENT_CREATED, envelope.id, once,
-               f"first report of {incident.platform} {incident.pipeline or ''} run {incident.run_id or '-'}",
-               {"source": envelope.source, "identity": incident.identity_basis, "event": Event.OPENED.value})
-        if once:
+        trail.add(AuditAction.INCIDENT_CREATED,
+                  f"first report of {incident.platform} {incident.pipeline or ''} run {incident.run_id or '-'}",
+                  {"source": envelope.source, "identity": incident.identity_basis, "event": Event.OPENED.value})
+        if trail.repair:
             services.lifecycle.republish_pending(incident.id)
-        else:
-            services.lifecycle.publish(EventMessage(incident.id, 1, Event.OPENED.value, incident.status, now))
+        elif services.lifecycle.send(EventMessage(incident.id, 1, Event.OPENED.value, incident.status, now)):
+            published.append(1)  # marked published together with the stage results
         for problem in enrichment_errors:
-            _audit(services, incident.id, AuditAction.ENRICHMENT_FAILED, envelope.id, once,
-                   "the incident was made from what the alert carried: " + problem, {})
+            trail.add(AuditAction.ENRICHMENT_FAILED, "the incident was made from what the alert carried: " + problem,
+                      {})
     else:
-        _audit(services, incident.id, AuditAction.OCCURRENCE_RECORDED, envelope.id, once,
-               f"reported again (occurrence {incident.occurrences})", {})
+        trail.add(AuditAction.OCCURRENCE_RECORDED, f"reported again (occurrence {incident.occurrences})", {})
+    fields: dict[str, Any] = {}
+    current = None
     if recorded.created or recorded.duplicate_delivery:
-        _run_stages(services, incident.id, failure)
+        # A new incident is the one just written; a redelivered one is read once (its stages may have run).
+        current = incident if recorded.created else services.incidents.get(incident.id)
+        if current is not None:
+            fields = _run_stages(services, current, failure, trail)
+    # One write per partition: the stage results with the event marks, then the audit entries.
+    services.incidents.store_stage_results(incident.id, fields, published, current)
+    trail.flush()
     return incident.id
 
 
-def _audit(services: Services, subject_id: str, action: AuditAction, alert_id: str, only_if_missing: bool,
-           reason: str, details: dict[str, Any]) -> None:
-    if only_if_missing and services.audit.has(subject_id, action, alert_id):
-        return
-    services.audit.append(subject_id, action, ACTOR, reason, {"alert_id": alert_id, **details})
+class _Trail:
+    """The audit entries one alert adds to one incident, appended in one transaction at the end."""
+
+    def __init__(self, services: Services, subject_id: str, alert_id: str, *, repair: bool) -> None:
+        self.audit = services.audit
+        self.subject_id = subject_id
+        self.alert_id = alert_id
+        self.repair = repair
+        self.entries: list[AuditEntry] = []
+        self._existing: set[str] | None = None
+
+    def add(self, action: AuditAction, reason: str, details: dict[str, Any]) -> None:
+        """An entry about this alert (`alert_id` in its details); on a repair only when not written before."""
+        if self.repair:
+            if self._existing is None:
+                self._existing = {e.action.value for e in self.audit.trail(self.subject_id)
+                                  if e.details.get("alert_id") == self.alert_id}
+            if action.value in self._existing:
+                return
+        self.stage(action, ACTOR, reason, {"alert_id": self.alert_id, **details})
+
+    def stage(self, action: AuditAction, actor: str, reason: str, details: dict[str, Any] | None = None) -> None:
+        self.entries.append(AuditEntry(subject_id=self.subject_id, action=action, actor=actor, reason=reason,
+                                       time=utc_now_iso(), details=details or {}))
+
+    def flush(self) -> None:
+        if self.entries:
+            self.audit.append_many(self.subject_id, self.entries)
+            self.entries = []
 
 
-def _run_stages(services: Services, incident_id: str, failure: Failure) -> None:
+def _run_stages(services: Services, incident: Incident, failure: Failure, trail: _Trail) -> dict[str, Any]:
+    """Run the stages on the incident as it evolves in memory (each sees the fields of the ones before it);
+    returns the fields to store. A stage that raises is audited and skipped. After a stage that changed the
+    incident's status through the lifecycle, the incident is read again (with the fields not yet stored)."""
+    fields: dict[str, Any] = {}
+    transitioned = watch_transitions()
     for stage in services.stages:
-        incident = services.incidents.get(incident_id)
-        if incident is None:
-            return
+        if transitioned:
+            transitioned.clear()
+            fresh = services.incidents.get(incident.id)
+            if fresh is None:
+                break
+            incident = replace(fresh, **{k: v for k, v in fields.items() if k in _INCIDENT_FIELDS})
         if stage.owns and getattr(incident, stage.owns, None) is not None:
             continue
         try:
             result = stage.run(incident, failure) or StageResult()
         except Exception as exc:
-            log.exception("stage %s failed on incident %s", stage.name, incident_id)
-            services.audit.append(incident_id, stage.failure_action, stage.name,
-                                  f"stage {stage.name} failed: {type(exc).__name__}: {exc}")
+            log.exception("stage %s failed on incident %s", stage.name, incident.id)
+            trail.stage(stage.failure_action, stage.name, f"stage {stage.name} failed: {type(exc).__name__}: {exc}")
             continue
         if result.fields:
-            services.incidents.update_fields(incident_id, **result.fields)
+            fields.update(result.fields)
+            incident = replace(incident, **{k: v for k, v in result.fields.items() if k in _INCIDENT_FIELDS})
         for action, reason, details in result.audit:
-            services.audit.append(incident_id, action, stage.name, reason, details)
+            trail.stage(action, stage.name, reason, details)
+    return fields
 
 
 def _resolve(services: Services, envelope: Envelope, extraction: Extraction) -> Outcome:
@@ -176,9 +220,10 @@ def _resolve(services: Services, envelope: Envelope, extraction: Extraction) -> 
         redelivered = incident.resolved_by == envelope.id
         done = None if redelivered else services.incidents.resolve(incident.id, envelope.id, now)
         if redelivered or done:
-            _audit(services, incident.id, AuditAction.INCIDENT_RESOLVED, envelope.id, redelivered,
-                   "Azure Monitor sent Resolved for the alert that reported this run",
-                   {"event": Event.RESOLVED.value, "resolution": Resolution.BY_RESOLVE_ALERT.value})
+            trail = _Trail(services, incident.id, envelope.id, repair=redelivered)
+            trail.add(AuditAction.INCIDENT_RESOLVED, "Azure Monitor sent Resolved for the alert that reported this run",
+                      {"event": Event.RESOLVED.value, "resolution": Resolution.BY_RESOLVE_ALERT.value})
+            trail.flush()
             if done:
                 services.lifecycle.publish(EventMessage(incident.id, done.seq, Event.RESOLVED.value, done.status, now))
             else:

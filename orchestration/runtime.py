@@ -7,7 +7,9 @@ and once per process so HTTP connection pools are reused across invocations.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from orchestration.stages import default_stages
 from remediation.service import RemediationService
@@ -40,8 +42,9 @@ class Services:
     _ready_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Services:
-        storage = StorageClients(settings)
+    def from_settings(cls, settings: Settings, request_hook: Callable[[Any], None] | None = None) -> Services:
+        """`request_hook` sees every storage request (see StorageClients): benchmarks and tests count them."""
+        storage = StorageClients(settings, request_hook)
         incidents_table = storage.table(settings.incidents_table)
         index = IncidentIndex(storage.table(settings.incident_index_table))
         stats = IncidentStats(storage.table(settings.stats_table), incidents_table)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from orchestration import sweep
 from orchestration.runtime import services
 
 log = logging.getLogger(__name__)
@@ -19,4 +18,6 @@ def run_sweep(past_due: bool = False) -> dict[str, Any]:
         return {"enqueued": 0, "sources": 0, "targets": []}
     if past_due:
         log.info("sweep: the timer is past due; sweeping from the stored watermarks")
+    from orchestration import sweep  # platform SDKs load when a sweep has something to ask
+
     return sweep.run(svc).to_dict()

@@ -27,7 +27,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from azure.core import MatchConditions
@@ -200,12 +200,14 @@ class IncidentStore:
                 if current is None:
                     opened = event_row(fresh.id, 1, Event.OPENED, IncidentStatus.OPEN, "processor",
                                        f"first report (alert {alert_id})", now)
-                    self.table.submit_transaction([("create", self._to_entity(fresh)),
-                                                   ("create", {**marker, "created": True}), ("create", opened),
-                                                   *key_rows])
+                    entity = self._to_entity(fresh)
+                    self.table.submit_transaction([("create", entity), ("create", {**marker, "created": True}),
+                                                   ("create", opened), *key_rows])
+                    # The incident as stored (capped texts), so the stages need not read it back.
+                    stored = replace(self._from_entity(entity), failure=fresh.failure)
                     if self.read_model:
-                        self.read_model.recorded(fresh, created=True)
-                    return Recorded(fresh, created=True, duplicate_delivery=False)
+                        self.read_model.recorded(stored, created=True)
+                    return Recorded(stored, created=True, duplicate_delivery=False)
                 count = int(current.get("occurrences") or 0) + 1
                 last_seen = max(str(current.get("last_seen") or ""), now)
                 update = {"PartitionKey": fresh.id, "RowKey": INCIDENT_ROW, "occurrences": count,
@@ -247,6 +249,30 @@ class IncidentStore:
         self.table.update_entity(entity, mode=UpdateMode.MERGE)
         if self.read_model:
             self.read_model.fields_changed(self._from_entity(self.table.get_entity(incident_id, INCIDENT_ROW)))
+
+    def store_stage_results(self, incident_id: str, fields: dict[str, Any], published: list[int],
+                            incident: Incident | None = None) -> None:
+        """What the processor has after running the stages, in one transaction: their fields merged into the
+        incident row and the event rows it has published marked so (`mark_published`). `incident` is the one the
+        stages ran on (in memory): the read model is updated from it with the fields, without a read back."""
+        operations: list[Any] = []
+        if fields:
+            entity: dict[str, Any] = {"PartitionKey": incident_id, "RowKey": INCIDENT_ROW}
+            for name, value in fields.items():
+                if name in ("status", "event_seq"):
+                    raise ValueError(f"{name} changes only through transition() (the lifecycle)")
+                entity.update(self._field_property(name, value))
+            operations.append(("update", entity, {"mode": UpdateMode.MERGE}))
+        for seq in published:
+            operations.append(("update", {"PartitionKey": incident_id, "RowKey": EVENT_PREFIX + f"{seq:06d}",
+                                          "published": True}, {"mode": UpdateMode.MERGE}))
+        if len(operations) == 1:
+            _, entity, options = operations[0]
+            self.table.update_entity(entity, **options)
+        elif operations:
+            self.table.submit_transaction(operations)
+        if self.read_model and incident is not None and fields:
+            self.read_model.fields_changed(replace(incident, **fields))
 
     # --- reads ---------------------------------------------------------------------------
     def get(self, incident_id: str) -> Incident | None:

@@ -25,6 +25,7 @@ ALERT_ROW = "alert"
 # Table properties hold at most 64 KB; texts that come from payloads or exceptions are capped.
 TEXT_CAP = 8000
 DETAILS_CAP = 30_000
+MAX_BATCH = 50  # rows per entity-group transaction (100 allowed; 50 keeps capped rows under its 4 MiB)
 
 
 class AlertStore:
@@ -62,17 +63,32 @@ class AuditLog:
 
     def append(self, subject_id: str, action: AuditAction, actor: str, reason: str,
                details: dict[str, Any] | None = None, time: str | None = None) -> AuditEntry:
-        entry = AuditEntry(subject_id=subject_id, action=action, actor=actor, reason=redact_text(reason)[:TEXT_CAP],
+        entry = AuditEntry(subject_id=subject_id, action=action, actor=actor, reason=reason,
                            time=time or utc_now_iso(), details=details or {})
-        details_json = redact_text(json.dumps(entry.details, default=str))
-        if len(details_json) > DETAILS_CAP:
-            details_json = json.dumps({"truncated": details_json[:DETAILS_CAP]})
-        self.table.create_entity({
-            "PartitionKey": subject_id, "RowKey": f"{entry.time}|{uuid.uuid4().hex[:12]}",
-            "action": entry.action.value, "actor": entry.actor, "reason": entry.reason, "time": entry.time,
-            "details_json": details_json,
-        })
-        return entry
+        return self.append_many(subject_id, [entry])[0]
+
+    def append_many(self, subject_id: str, entries: list[AuditEntry]) -> list[AuditEntry]:
+        """Append entries of one subject in one entity-group transaction (its partition): all or none."""
+        stored: list[AuditEntry] = []
+        rows: list[dict[str, Any]] = []
+        for entry in entries:
+            entry = AuditEntry(subject_id=subject_id, action=entry.action, actor=entry.actor,
+                               reason=redact_text(entry.reason)[:TEXT_CAP], time=entry.time or utc_now_iso(),
+                               details=entry.details)
+            details_json = redact_text(json.dumps(entry.details, default=str))
+            if len(details_json) > DETAILS_CAP:
+                details_json = json.dumps({"truncated": details_json[:DETAILS_CAP]})
+            rows.append({
+                "PartitionKey": subject_id, "RowKey": f"{entry.time}|{uuid.uuid4().hex[:12]}",
+                "action": entry.action.value, "actor": entry.actor, "reason": entry.reason, "time": entry.time,
+                "details_json": details_json,
+            })
+            stored.append(entry)
+        if len(rows) == 1:
+            self.table.create_entity(rows[0])
+        for start in range(0, len(rows) if len(rows) > 1 else 0, MAX_BATCH):
+            self.table.submit_transaction([("create", row) for row in rows[start:start + MAX_BATCH]])
+        return stored
 
     def has(self, subject_id: str, action: AuditAction, alert_id: str) -> bool:
         """Whether the subject's trail already records `action` for this received alert."""

@@ -10,7 +10,9 @@ down so the Action Group retries, instead of hanging until its own timeout.
 
 from __future__ import annotations
 
+import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +32,17 @@ from shared.config import STORAGE, Settings
 
 CONNECT_TIMEOUT_S = 2
 READ_TIMEOUT_S = 15
+
+
+_PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+
+
+def use_environment_settings(environ: dict[str, str] | os._Environ[str] | None = None) -> bool:
+    """Whether the HTTP transport should read proxy settings from the environment. requests' `trust_env` also
+    looks for a ~/.netrc file on every request (a measurable share of each storage call); without a proxy
+    variable there is nothing in the environment the storage clients need."""
+    env = os.environ if environ is None else environ
+    return any(env.get(name) for name in _PROXY_VARIABLES)
 
 
 def _storage_retry() -> LinearRetry:
@@ -84,11 +97,15 @@ def azurite_connection_string(host: str = "127.0.0.1", blob: int = 10000, queue:
 class StorageClients:
     """One set of service clients per process (their HTTP connection pools are reused)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, request_hook: Callable[[Any], None] | None = None) -> None:
+        """`request_hook(PipelineRequest)` sees every outgoing request (benchmarks and tests count them)."""
         self.settings = settings
         self.endpoints = storage_endpoints(settings)
         self._credential: TokenCredential | None = None
-        common: dict[str, Any] = {"connection_timeout": CONNECT_TIMEOUT_S, "read_timeout": READ_TIMEOUT_S}
+        common: dict[str, Any] = {"connection_timeout": CONNECT_TIMEOUT_S, "read_timeout": READ_TIMEOUT_S,
+                                  "use_env_settings": use_environment_settings()}
+        if request_hook is not None:
+            common["raw_request_hook"] = request_hook
         e = self.endpoints
         if e.connection_string:
             self.tables = TableServiceClient.from_connection_string(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,15 @@ from shared.records import AuditLog
 from shared.timeutil import utc_now_iso
 
 log = logging.getLogger(__name__)
+_watch = threading.local()
+
+
+def watch_transitions() -> set[str]:
+    """Collect, in this thread, the ids of incidents any Lifecycle changes from now on (until the next call).
+    The processor runs the stages on an incident held in memory; it re-reads one a stage transitioned."""
+    changed: set[str] = set()
+    _watch.changed = changed
+    return changed
 
 AUDIT_OF: dict[Event, AuditAction] = {
     Event.OPENED: AuditAction.INCIDENT_CREATED,
@@ -78,6 +88,9 @@ class Lifecycle:
         done = self.incidents.transition(incident_id, event, actor=actor, reason=reason, now=now, **kwargs)
         if done is None:
             return None
+        changed: set[str] | None = getattr(_watch, "changed", None)
+        if changed is not None:
+            changed.add(incident_id)
         self.audit.append(incident_id, AUDIT_OF[event], actor, reason,
                           {"event": event.value, "seq": done.seq, "status": done.status, **(details or {})}, time=now)
         self.publish(EventMessage(incident_id, done.seq, event.value, done.status, now))
@@ -91,13 +104,23 @@ class Lifecycle:
             return None
 
     def publish(self, message: EventMessage) -> None:
+        if self.send(message):
+            try:
+                self.incidents.mark_published(message.incident_id, message.seq)
+            except Exception:  # the event row stays unpublished; republish_pending sends it again (consumers dedupe)
+                log.exception("marking %s of incident %s published failed", message.event, message.incident_id)
+
+    def send(self, message: EventMessage) -> bool:
+        """Put the event on the queue without marking its row published: for a caller that marks it in a write
+        it makes anyway (the processor, with the stage results). False when it could not be sent."""
         if self.events_queue is None:
-            return
+            return False
         try:
             self.events_queue.send_message(message.to_json())
-            self.incidents.mark_published(message.incident_id, message.seq)
         except Exception:  # the event row stays unpublished; republish_pending sends it later
             log.exception("publishing %s of incident %s failed", message.event, message.incident_id)
+            return False
+        return True
 
     def republish_pending(self, incident_id: str) -> int:
         """Publish the incident's events that were written but not published (after a crash)."""

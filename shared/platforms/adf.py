@@ -12,12 +12,10 @@ ARM endpoint: setting ARM_ENDPOINT (token scope ARM_SCOPE). For a simulator on
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from azure.core.credentials import TokenCredential
-from azure.mgmt.datafactory import DataFactoryManagementClient
-from azure.mgmt.datafactory.models import RunFilterParameters
 
 from shared.config import Settings
 from shared.platforms.common import (
@@ -35,6 +33,9 @@ from shared.platforms.common import (
 FACTORY_TYPE = "microsoft.datafactory/factories"
 _clients = ClientCache()
 
+if TYPE_CHECKING:  # the management SDK loads when a client is built, not with the alert path
+    from azure.mgmt.datafactory import DataFactoryManagementClient
+
 
 def management_client(settings: Settings, subscription: str,
                       credential: TokenCredential | None = None) -> DataFactoryManagementClient:
@@ -44,6 +45,8 @@ def management_client(settings: Settings, subscription: str,
     options = CallOptions.from_settings(settings)
 
     def build() -> DataFactoryManagementClient:
+        from azure.mgmt.datafactory import DataFactoryManagementClient
+
         cred = azure_credential(endpoint, credential)
         kwargs: dict[str, Any] = {
             "retry_policy": BoundedRetryPolicy(options),
@@ -79,12 +82,16 @@ class AdfFactory:
         self.calls: Counter[str] = Counter()
 
     def query_pipeline_runs(self, body: dict[str, Any]) -> dict[str, Any]:
+        from azure.mgmt.datafactory.models import RunFilterParameters
+
         self.calls["queryPipelineRuns"] += 1
         result = self.client.pipeline_runs.query_by_factory(self.resource_group, self.name, RunFilterParameters(body),
                                                             retry_on_methods=READ_RETRY_METHODS)
         return dict(result.as_dict())
 
     def query_activity_runs(self, pipeline: str | None, run_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        from azure.mgmt.datafactory.models import RunFilterParameters
+
         self.calls["queryActivityRuns"] += 1
         result = self.client.activity_runs.query_by_pipeline_run(self.resource_group, self.name, run_id,
                                                                  RunFilterParameters(body),

@@ -10,6 +10,7 @@ from notify.routing import Rules
 from notify.stages import OwnershipStage
 from orchestration import ingest, processing
 from orchestration.runtime import Services
+from shared.lifecycle import Event
 from shared.models import AlertStatus, AuditAction, Failure, Incident
 from shared.stages import IncidentStage, StageResult
 
@@ -69,3 +70,42 @@ def test_stages_run_once_per_incident_and_failures_are_audited(services: Service
     process(services)
     assert recording.seen == [incident_id]
     assert json.loads(json.dumps(services.incidents.get(incident_id).to_api()))["occurrences"] == 2  # type: ignore[union-attr]
+
+
+class PlanningStage(IncidentStage):
+    """Changes the incident's status through the lifecycle, as a remediation stage does."""
+
+    name = "planning"
+    owns: ClassVar[str | None] = None
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def run(self, incident: Incident, failure: Failure) -> StageResult:
+        self.services.lifecycle.apply(incident.id, Event.REMEDIATION_PLANNED, actor="planning", reason="test plan",
+                                      fields={"remediation": {"state": "planned"}})
+        return StageResult()
+
+
+class SeeingStage(IncidentStage):
+    name = "seeing"
+    owns: ClassVar[str | None] = "notifications"
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[int, object, object]] = []
+
+    def run(self, incident: Incident, failure: Failure) -> StageResult:
+        self.seen.append((incident.event_seq, incident.remediation, incident.verdict))
+        return StageResult(fields={"notifications": [{"channel": "test"}]})
+
+
+def test_a_stage_after_a_lifecycle_change_sees_the_changed_incident_and_earlier_fields(services: Services) -> None:
+    seeing = SeeingStage()
+    services.stages = [RecordingStage(), PlanningStage(services), seeing]
+    outcome = process(services)
+    # The third stage sees the plan (written by the lifecycle) and the verdict (not stored yet when it runs).
+    assert seeing.seen == [(2, {"state": "planned"}, {"category": "test", "retryable": False})]
+    incident = services.incidents.get(outcome.incident_ids[0])
+    assert incident is not None and incident.event_seq == 2 and incident.remediation == {"state": "planned"}
+    assert incident.verdict == {"category": "test", "retryable": False}
+    assert incident.notifications == [{"channel": "test"}]

@@ -44,6 +44,19 @@ def queue_service(connection: str) -> QueueServiceClient:
     return QueueServiceClient(uri, credential=credential)
 
 
+def worker_threads(environ: dict[str, str] | os._Environ[str] | None = None) -> int:
+    """The Python worker's thread pool for synchronous functions: PYTHON_THREADPOOL_THREAD_COUNT, else (Python
+    3.9+ workers) ThreadPoolExecutor's default of min(32, cpus + 4). HTTP and queue invocations share it."""
+    env = os.environ if environ is None else environ
+    value = (env.get("PYTHON_THREADPOOL_THREAD_COUNT") or "").strip()
+    if value:
+        count = int(value)
+        if not 1 <= count <= 32:
+            raise HostConfigError("PYTHON_THREADPOOL_THREAD_COUNT must be between 1 and 32")
+        return count
+    return min(32, (os.cpu_count() or 1) + 4)
+
+
 class DevHost:
     def __init__(self, app_dir: Path, target: str = "function_app:app", address: str = "127.0.0.1",
                  port: int = 7071) -> None:
@@ -55,9 +68,12 @@ class DevHost:
         self.route_prefix = str(http.get("routePrefix", "api"))
         self.routes = build_routes(self.functions, self.route_prefix)
         keys = tuple(k.strip() for k in os.environ.get(FUNCTION_KEYS_ENV, "").split(",") if k.strip())
-        self.server = DevHttpServer((address, port), self.routes, function_keys=keys)
-        workers = int(os.environ.get("PYTHON_THREADPOOL_THREAD_COUNT") or min(32, (os.cpu_count() or 1) + 4))
-        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="invoke")
+        self.workers = worker_threads()
+        self.executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="invoke")
+        self.server = DevHttpServer((address, port), self.routes, self.executor, function_keys=keys)
+        if int(os.environ.get("FUNCTIONS_WORKER_PROCESS_COUNT") or 1) > 1:
+            log.warning("FUNCTIONS_WORKER_PROCESS_COUNT > 1: the local host runs one worker process; figures "
+                        "measured here are per worker process")
         options = QueueOptions.from_host_json(self.host_json)
         self.listeners: list[QueueListener] = []
         self.timers: list[TimerRunner] = []
@@ -70,6 +86,8 @@ class DevHost:
                 self.listeners.append(QueueListener(info, queue_service(connection), queue_name, options,
                                                     self.executor))
             elif info.trigger_type == "timerTrigger":
+                if info.disabled():
+                    continue  # as the host: a disabled function's binding expressions are never resolved
                 self.timers.append(TimerRunner(info))
         self._server_thread = threading.Thread(target=self.server.serve_forever, name="http", daemon=True)
 
@@ -95,7 +113,7 @@ class DevHost:
 
     def describe(self) -> list[str]:
         host, port = str(self.server.server_address[0]), self.port
-        lines = [f"Functions (local host, http://{host}:{port}):"]
+        lines = [f"Functions (local host, http://{host}:{port}; {self.workers} worker threads):"]
         for route in self.routes:
             methods = ",".join(sorted(route.methods))
             lines.append(f"  {route.function.name}: [{methods}] http://{host}:{port}/{route.template}")

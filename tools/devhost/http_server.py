@@ -16,6 +16,7 @@ import inspect
 import logging
 import socket
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -149,7 +150,12 @@ class _Handler(BaseHTTPRequestHandler):
         request = func.HttpRequest(self.command, f"http://{host}{self.path}", headers=dict(self.headers.items()),
                                    params=params, route_params=route_params, body=body)
         try:
-            response = invoke(route.function, {route.function.arg_name: request})
+            arguments = {route.function.arg_name: request}
+            executor: ThreadPoolExecutor | None = getattr(self.server, "executor", None)
+            # As in the Python worker, a (synchronous) function runs on the worker's thread pool, shared with the
+            # queue triggers; the connection thread only waits for it.
+            response = (executor.submit(invoke, route.function, arguments).result() if executor is not None
+                        else invoke(route.function, arguments))
         except Exception:
             log.exception("function %s failed", route.function.name)
             self._send(500, b"", {})
@@ -181,7 +187,9 @@ class DevHttpServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 256
 
-    def __init__(self, address: tuple[str, int], routes: list[Route], function_keys: tuple[str, ...] = ()) -> None:
+    def __init__(self, address: tuple[str, int], routes: list[Route], executor: ThreadPoolExecutor | None = None,
+                 function_keys: tuple[str, ...] = ()) -> None:
         self.routes = routes
+        self.executor = executor
         self.function_keys = function_keys
         super().__init__(address, _Handler)
