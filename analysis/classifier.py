@@ -15,6 +15,7 @@ from typing import Any
 from analysis.catalog import TIER_GENERIC, TIER_NAMES, Catalog, Rule, default_catalog
 from analysis.signature import signature
 from shared.models import Failure
+from shared.text import analysable
 
 UNKNOWN_CONFIDENCE = 10
 _TIER_CONFIDENCE = {4: 92, 3: 85, 2: 75, 1: 45}
@@ -128,7 +129,7 @@ def classify_fields(platform: str | None, message: str | None, error_code: str |
                     failure_type: str | None = None, catalog: Catalog | None = None) -> Verdict:
     catalog = catalog or default_catalog()
     platform = (platform or "").lower()
-    text = message or ""
+    text = analysable(message)  # bounded head + tail, well formed: linear and safe on any outside text
     codes = candidate_codes(error_code, text)
     sig = signature(platform, error_code, text).to_dict()
     rule = best_rule(catalog, platform, codes, failure_type, text)
