@@ -12,14 +12,8 @@ import re
 import string
 import time
 from collections.abc import Iterator
+from re import _parser as sre_parse  # type: ignore[attr-defined]  # the stdlib regex parser (3.11+)
 from typing import Any
-
-try:  # Python 3.11+ keeps the parser under re._parser
-    import re._parser as sre_parse  # type: ignore[import-not-found]
-    from re import _constants as sre_constants  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover
-    import sre_constants  # type: ignore[no-redef]
-    import sre_parse  # type: ignore[no-redef]
 
 _CATEGORY_SAMPLES = {
     "CATEGORY_DIGIT": "0", "CATEGORY_NOT_DIGIT": "a", "CATEGORY_SPACE": " ", "CATEGORY_NOT_SPACE": "a",
@@ -116,5 +110,3 @@ def all_text_patterns() -> Iterator[tuple[str, re.Pattern[str]]]:
     yield "classifier.termination", classifier._TERMINATION_DISPLAY
     yield "classifier.retry_after", classifier._RETRY_AFTER
 
-
-_ = sre_constants  # imported for older Pythons' parser; keeps the name used
