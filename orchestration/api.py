@@ -13,15 +13,24 @@ from azure.core.exceptions import AzureError
 
 from analysis.view import seed_fields
 from orchestration import ingest, processing
-from orchestration.runtime import Services, services
+from orchestration.runtime import Services, request_services, services
 from shared.hostconfig import max_dequeue_count
 from shared.incidents import FILTERABLE
-from shared.models import Incident
+from shared.keys import impossible_key_reason
+from shared.lifecycle import IncidentStatus
+from shared.models import Incident, Platform, Source
 from shared.timeutil import parse_iso, to_iso
 
 log = logging.getLogger(__name__)
 DEFAULT_PAGE = 50
 MAX_PAGE = 1000
+# Filters whose values are a closed set: anything else is a typo that would silently match nothing.
+ALLOWED_FILTER_VALUES: dict[str, tuple[str, ...]] = {
+    "status": tuple(s.value for s in IncidentStatus),
+    "source": tuple(s.value for s in Source),
+    "platform": tuple(p.value for p in Platform),
+}
+MAX_FILTER_LENGTH = 1024
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> func.HttpResponse:
@@ -41,7 +50,7 @@ def _unavailable(exc: Exception) -> func.HttpResponse:
 
 def _services_or_503() -> Services | func.HttpResponse:
     try:
-        return services()
+        return request_services()
     except ValueError as exc:  # storage not configured
         return _error(503, "storage_not_configured", str(exc), {"Retry-After": str(ingest.RETRY_AFTER_S)})
 
@@ -84,12 +93,19 @@ def read_storage(query: Callable[[Services], func.HttpResponse]) -> func.HttpRes
 def list_incidents(req: func.HttpRequest) -> func.HttpResponse:
     params = req.params
     filters = {name: params[name] for name in FILTERABLE if params.get(name)}
+    for name, value in filters.items():
+        allowed = ALLOWED_FILTER_VALUES.get(name)
+        if allowed and value not in allowed:
+            return _error(400, f"invalid_{name}", f"{name} must be one of {', '.join(allowed)}; got {value[:100]!r}")
+        if len(value) > MAX_FILTER_LENGTH:
+            return _error(400, f"invalid_{name}", f"{name} is longer than {MAX_FILTER_LENGTH} characters")
     since = params.get("since")
     if since:
         try:
             since = to_iso(parse_iso(since))
-        except ValueError:
-            return _error(400, "invalid_since", f"since must be an ISO-8601 time, got {since!r}")
+        except (ValueError, OverflowError):  # OverflowError: a valid time that cannot be expressed in UTC
+            return _error(400, "invalid_since", f"since must be an ISO-8601 time between years 1 and 9999 UTC, "
+                          f"got {since[:100]!r}")
     try:
         limit = int(params.get("limit") or DEFAULT_PAGE)
     except ValueError:
@@ -109,6 +125,8 @@ def list_incidents(req: func.HttpRequest) -> func.HttpResponse:
 
 def get_incident(req: func.HttpRequest) -> func.HttpResponse:
     incident_id = req.route_params.get("id", "")
+    if impossible_key_reason(incident_id):
+        return _error(404, "not_found", f"no incident {incident_id[:100]!r}: {impossible_key_reason(incident_id)}")
 
     def query(svc: Services) -> func.HttpResponse:
         incident = svc.incidents.get(incident_id)
@@ -123,6 +141,8 @@ def get_incident(req: func.HttpRequest) -> func.HttpResponse:
 
 def get_alert(req: func.HttpRequest) -> func.HttpResponse:
     alert_id = req.route_params.get("id", "")
+    if impossible_key_reason(alert_id):
+        return _error(404, "not_found", f"no alert {alert_id[:100]!r}: {impossible_key_reason(alert_id)}")
 
     def query(svc: Services) -> func.HttpResponse:
         record = svc.alerts.get(alert_id)

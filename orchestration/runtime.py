@@ -31,8 +31,9 @@ class Services:
     _ready_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Services:
-        storage = StorageClients(settings)
+    def from_settings(cls, settings: Settings, *, request_path: bool = False) -> Services:
+        """`request_path`: storage clients with short timeouts, for HTTP handlers (see StorageClients)."""
+        storage = StorageClients(settings, request_path=request_path)
         incidents = IncidentStore(storage.table(settings.incidents_table),
                                   storage.container(settings.payloads_container))
         audit = AuditLog(storage.table(settings.audit_table))
@@ -58,11 +59,22 @@ class Services:
 
 _lock = threading.Lock()
 _services: Services | None = None
+_request_services: Services | None = None
 
 
 def services() -> Services:
+    """For triggers that may take their time (queue, timer)."""
     global _services
     with _lock:
         if _services is None:
             _services = Services.from_settings(load_settings())
         return _services
+
+
+def request_services() -> Services:
+    """For HTTP handlers: every storage call gives up within a few seconds, so a sender gets a fast 503."""
+    global _request_services
+    with _lock:
+        if _request_services is None:
+            _request_services = Services.from_settings(load_settings(), request_path=True)
+        return _request_services
