@@ -72,9 +72,11 @@ def services() -> Services:
 
 
 def request_services() -> Services:
-    """For HTTP handlers: every storage call gives up within a few seconds, so a sender gets a fast 503."""
+    """For HTTP handlers: the same settings as services(), with storage clients whose every call gives up
+    within a few seconds, so a sender gets a fast 503 instead of waiting out the processor's timeouts."""
     global _request_services
+    base = services()
     with _lock:
-        if _request_services is None:
-            _request_services = Services.from_settings(load_settings(), request_path=True)
+        if _request_services is None or _request_services.settings is not base.settings:
+            _request_services = Services.from_settings(base.settings, request_path=True)
         return _request_services
