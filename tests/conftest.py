@@ -20,7 +20,8 @@ from tests.support.azurite import Azurite, DevHostProcess
 CORPUS = Path(__file__).resolve().parent / "corpus"
 PAYLOADS = CORPUS / "payloads"
 _names = itertools.count(1)
-TEST_SUBSCRIPTIONS = "/subscriptions/1f3c6a0e-4b1d-4c55-9d2e-6a7b8c9d0e1f,/subscriptions/aaaa0a0a-bb1b-cc2c-dd3d-eeeeee4e4e4e"
+TEST_SUBSCRIPTIONS = ("/subscriptions/1f3c6a0e-4b1d-4c55-9d2e-6a7b8c9d0e1f,"
+                      "/subscriptions/aaaa0a0a-bb1b-cc2c-dd3d-eeeeee4e4e4e")
 
 
 @pytest.fixture(scope="session")
