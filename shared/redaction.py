@@ -82,9 +82,34 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
+# What each rule (same order) cannot match without: the casefolded text must contain one of these, else the
+# rule is skipped. Redaction runs on every body at ingest; most rules find nothing to do in most texts.
+_NEEDS: tuple[tuple[str, ...], ...] = (
+    ("-----begin",),
+    ("key", "signature", "password", "pwd", "secret", "token"),
+    ("sig=", "code=", "key=", "token=", "secret="),
+    ("bearer", "basic", "sharedaccesssignature"),
+    ("authorization",),
+    ("x-functions-key", "x-api-key", "api-key", "ocp-apim-subscription-key", "x-ms-token"),
+    ("eyj",),
+    ("passw", "pwd", "secret", "token", "key", "sas", "credential"),
+    ("passw", "pwd", "secret", "token", "key", "sas", "credential"),
+    ("://",),
+    ("-p",),
+    ("hooks.slack.com",), ("webhook.office.com",), ("discord",),
+    ("dapi",), ("dose",), ("sk-",), ("xox",), ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), ("github_pat_",),
+    ("k_live_", "k_test_"), ("whsec_",), ("glpat-",), ("sg.",), ("npm_",), ("hf_",), ("aiza",), ("akia", "asia"),
+    ("q~",),
+    ("==",),
+)
+assert len(_NEEDS) == len(_RULES), "one _NEEDS entry per rule"
+
+
 def redact_text(text: str) -> str:
-    for pattern, replacement in _RULES:
-        text = pattern.sub(replacement, text)
+    folded = text.casefold()  # casefold, not lower: (?i) also matches e.g. the long s as "s"
+    for (pattern, replacement), needs in zip(_RULES, _NEEDS, strict=True):
+        if any(n in folded for n in needs):
+            text = pattern.sub(replacement, text)
     return text
 
 
