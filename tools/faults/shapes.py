@@ -110,3 +110,16 @@ def all_text_patterns() -> Iterator[tuple[str, re.Pattern[str]]]:
     yield "classifier.termination", classifier._TERMINATION_DISPLAY
     yield "classifier.retry_after", classifier._RETRY_AFTER
 
+
+
+def catalog_patterns() -> Iterator[tuple[str, re.Pattern[str]]]:
+    """The classification catalog's patterns (analysis/rules/*.toml), also applied to outside text (bounded
+    to ANALYSIS_TEXT_LIMIT characters before they run)."""
+    from analysis.catalog import default_catalog
+
+    seen: set[str] = set()
+    for rule in default_catalog().rules:
+        for pattern in (*rule.patterns, *rule.exclude):
+            if pattern.pattern not in seen:
+                seen.add(pattern.pattern)
+                yield f"catalog[{rule.id}]", pattern

@@ -17,11 +17,12 @@ from analysis.signature import normalize_message
 from orchestration import ingest, processing
 from orchestration.runtime import Services
 from shared.redaction import redact_text
-from tools.faults.shapes import all_text_patterns, repeat, worst_shapes
+from tools.faults.shapes import all_text_patterns, catalog_patterns, repeat, worst_shapes
 
 TEXT_BUDGET_S = 5.0  # redaction + signature + classification of one 1 MB text
 BODY_BUDGET_S = 20.0  # ingest + processing of one 1 MiB body, storage included
-EXTRA_UNITS = ["a-", "\ud800x", "\U0001F600", "a://b:c@", "-----BEGIN PGP PRIVATE KEY BLOCK-----", "0.", "x@y."]
+EXTRA_UNITS = ["a-", "\ud800x", "\U0001F600", "a://b:c@", "-----BEGIN PGP PRIVATE KEY BLOCK-----", "0.", "x@y.",
+               "9", "DELTA_", "Distribution_", "HTTPSConnectionPool", "No such file or directory: "]
 
 
 @dataclass
@@ -39,10 +40,11 @@ class TextFigures:
         return not self.problems and self.slowest_text_s < TEXT_BUDGET_S and self.slowest_body_s < BODY_BUDGET_S
 
 
-def all_units(limit: int | None = None, per_pattern: int = 2) -> list[str]:
-    """The known troublemakers, then for every pattern the `per_pattern` shapes it is slowest on."""
+def all_units(limit: int | None = None, per_pattern: int = 2, catalog: bool = True) -> list[str]:
+    """The known troublemakers, then for every pattern (the catalog's too) the shapes it is slowest on."""
     units: list[str] = list(EXTRA_UNITS)
-    for _, pattern in all_text_patterns():
+    patterns = [*all_text_patterns(), *(catalog_patterns() if catalog else [])]
+    for _, pattern in patterns:
         units += [unit for _, unit in worst_shapes(pattern, size=10_000, keep=per_pattern)]
     unique = list(dict.fromkeys(units))
     return unique[:limit] if limit else unique

@@ -54,3 +54,12 @@ def test_a_1mb_error_text_classifies_within_a_bound(unit: str) -> None:
 def test_lone_surrogates_do_not_break_classification() -> None:
     verdict = classify_fields("airflow", "Task failed: bad byte \ud800 in 'name'", "E\udc01")
     assert verdict.category and "\ud800" not in normalize_message("x \ud800 y")
+
+
+@pytest.mark.parametrize("unit", ["9", "DELTA_", "Distribution_", "HTTPSConnectionPool", "No such file or directory: "])
+def test_catalog_patterns_that_were_quadratic_classify_the_capped_text_quickly(unit: str) -> None:
+    # `\d+/\d+ checks? FAILED` took ~7 s on the 32K characters classification looks at; bounded now.
+    text = (unit * (40_000 // len(unit)))
+    started = time.perf_counter()
+    classify_fields("databricks", text, None)
+    assert time.perf_counter() - started < 1.5
