@@ -41,7 +41,7 @@ def _services_on(azurite_connection: str) -> Services:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.faults", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("parts", nargs="*", choices=["storm", "fuzz", "texts", []], help="default: all three")
+    parser.add_argument("parts", nargs="*", help="storm, fuzz and / or texts (default: all three)")
     parser.add_argument("--fuzz-inputs", type=int, default=10_000)
     parser.add_argument("--process-every", type=int, default=5, help="process every n-th accepted fuzz body")
     parser.add_argument("--storm-seconds", type=float, default=40.0)
@@ -49,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bodies", type=int, default=12, help="1 MiB bodies through ingest + processing")
     args = parser.parse_args(argv)
     args.parts = args.parts or ["storm", "fuzz", "texts"]
+    unknown = set(args.parts) - {"storm", "fuzz", "texts"}
+    if unknown:
+        parser.error(f"unknown parts: {', '.join(sorted(unknown))} (choose from storm, fuzz, texts)")
     logging.basicConfig(level=logging.ERROR)  # the console notifier would print every fuzzed incident
     ok = True
 
