@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test setup lint typecheck bench infra-tools clean eval-agent browser
+.PHONY: run test setup lint typecheck bench infra-tools clean eval-agent browser faults
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ lint: setup
 
 typecheck: setup
 	$(PY) -m mypy
+
+# Fault and fuzz suite (issue 9): storage / host faults under load, 10,000 fuzzed requests, adversarial texts.
+faults: setup
+	$(PY) -m tools.faults
 
 bench: setup
 	$(PY) -m tools.bench all

@@ -16,6 +16,7 @@ from analysis.catalog import TIER_GENERIC, TIER_NAMES, Catalog, MessageScan, Rul
 from analysis.signature import signature
 from shared.literals import fold
 from shared.models import Failure
+from shared.text import analysable
 
 UNKNOWN_CONFIDENCE = 10
 WINDOW = 64 * 1024  # characters of an error text that are classified (head + tail beyond this)
@@ -152,7 +153,7 @@ def classify_fields(platform: str | None, message: str | None, error_code: str |
                     failure_type: str | None = None, catalog: Catalog | None = None) -> Verdict:
     catalog = catalog or default_catalog()
     platform = (platform or "").lower()
-    text = classification_window(message or "")
+    text = analysable(message)  # bounded head + tail, well formed: linear and safe on any outside text
     codes = candidate_codes(error_code, text)
     sig = signature(platform, error_code, text).to_dict()
     rule = best_rule(catalog, platform, codes, failure_type, text)

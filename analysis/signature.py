@@ -12,20 +12,24 @@ import re
 from dataclasses import dataclass
 
 from shared.redaction import redact_text
+from shared.text import analysable
 
 MAX_TEXT = 400
 
 _STEPS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"\b[a-z][a-z0-9+.\-]*://[^\s'\"<>),;]+", re.IGNORECASE), "<url>"),
+    # Every repeatable part below is bounded (or delimited by a character it cannot contain), so each start
+    # position costs at most a constant: linear on any text (tests/unit/analysis/test_linear_time.py).
+    (re.compile(r"[a-z][a-z0-9+.\-]{0,30}://[^\s'\"<>),;]+", re.IGNORECASE), "<url>"),
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.IGNORECASE), "<guid>"),
-    (re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), "<email>"),
+    (re.compile(r"(?<![\w.+-])[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}\b"), "<email>"),
     (re.compile(r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"), "<ts>"),
     (re.compile(r"\b\d{1,2}/\d{1,2}/\d{2,4}(?: \d{1,2}:\d{2}(?::\d{2})?(?: ?[AP]M)?)?", re.IGNORECASE), "<ts>"),
     (re.compile(r"\b\d{1,2}:\d{2}:\d{2}(?:\.\d+)?\b"), "<time>"),
     (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b"), "<ip>"),
     (re.compile(r"(?:[A-Za-z]:\\|\\\\)[^\s'\"]+"), "<path>"),
     (re.compile(r"(?<![\w<])(?:/[\w.\-*$=@{}%]+){2,}/?"), "<path>"),
-    (re.compile(r"\b[\w-]+(?:\.[\w-]+)*\.(?:net|com|io|org|local|internal)\b", re.IGNORECASE), "<host>"),
+    (re.compile(r"(?<![\w-])[\w-]{1,63}(?:\.[\w-]{1,63}){0,8}\.(?:net|com|io|org|local|internal)\b", re.IGNORECASE),
+     "<host>"),
     (re.compile(r"\b0x[0-9a-f]+\b", re.IGNORECASE), "<hex>"),
     (re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{12,}\b", re.IGNORECASE), "<hex>"),
     (re.compile(r"'[^'\s]{1,80}'|\"[^\"\s]{1,80}\"|`[^`\s]{1,80}`"), "<q>"),
@@ -44,7 +48,7 @@ class Signature:
 
 
 def normalize_message(message: str | None) -> str:
-    text = redact_text(message or "")
+    text = redact_text(analysable(message))
     for pattern, replacement in _STEPS:
         text = pattern.sub(replacement, text)
     return text.strip()[:MAX_TEXT]
@@ -52,7 +56,7 @@ def normalize_message(message: str | None) -> str:
 
 def signature(platform: str | None, error_code: str | None, message: str | None) -> Signature:
     text = normalize_message(message)
-    code = redact_text(error_code.strip())[:100] if error_code else ""
+    code = redact_text(analysable(error_code.strip(), 1000))[:100] if error_code else ""
     basis = f"{(platform or '').lower()}|{code.lower()}|{text.lower()}"
     digest = hashlib.sha256(basis.encode("utf-8")).hexdigest()[:16]
     return Signature(text=text, hash=digest)

@@ -48,13 +48,27 @@ def _where(incident: Incident) -> str:
     return f"{incident.platform} {' / '.join(parts) or '?'} (run {incident.run_id or '-'})"
 
 
+def said_unavailable(verdict: Verdict, failure: Failure) -> Verdict:
+    """An unknown verdict for a failure whose error text could not be fetched says so, with the reason,
+    instead of "no rule recognises this error" (there was no error to recognise)."""
+    reason = failure.origin.get("error_unavailable")
+    if verdict.category != "unknown" or failure.message or not reason:
+        return verdict
+    explanation = (f"The error text of this run could not be fetched, so its cause is not known: {reason}. "
+                   "Nothing will be retried automatically.")
+    actions = ["Open the run in the platform's monitoring view to read its error (see the incident's links).",
+               "Fix what stopped the fetch (the reason above), so the next failure carries its error."]
+    return Verdict.from_dict({**verdict.to_dict(), "explanation": explanation, "recommended_actions": actions,
+                              "tier": "error_not_fetched"})
+
+
 class ClassifyStage(IncidentStage):
     name = "classify"
     owns = "verdict"
     failure_action = AuditAction.ANALYSIS_FAILED
 
     def run(self, incident: Incident, failure: Failure) -> StageResult:
-        verdict = classify(failure).to_dict()
+        verdict = said_unavailable(classify(failure), failure).to_dict()
         note = {k: verdict[k] for k in ("category", "retryable", "retry_delay_s", "confidence", "matched_rule")}
         return StageResult(fields={"verdict": redact(verdict)},
                            audit=[(AuditAction.CLASSIFIED, f"classified as {verdict['category']} "

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.lifecycle import IncidentStatus
+from shared.models import Platform, Source
 from shared.readmodel import IncidentIndex, ListQuery, to_api
 from shared.timeutil import parse_iso, to_iso
 from shared.trendstats import IncidentStats
@@ -33,19 +34,29 @@ def _time(params: Mapping[str, str], name: str, end_of_day: bool = False) -> str
         return ""
     try:
         moment = parse_iso(raw)
-    except ValueError as exc:
-        raise BadQuery(f"invalid_{name}", f"{name} must be an ISO-8601 time or date, got {raw[:40]!r}") from exc
-    if end_of_day and len(raw) == 10:  # a bare date as the upper bound means that whole day
-        moment += timedelta(days=1, milliseconds=-1)
-    return to_iso(moment)
+        if end_of_day and len(raw) == 10:  # a bare date as the upper bound means that whole day
+            moment += timedelta(days=1, milliseconds=-1)
+        return to_iso(moment)
+    except (ValueError, OverflowError) as exc:  # OverflowError: a valid time that cannot be expressed in UTC
+        raise BadQuery(f"invalid_{name}", f"{name} must be an ISO-8601 time or date between years 1 and 9999 UTC, "
+                       f"got {raw[:40]!r}") from exc
+
+
+ALLOWED_FILTER_VALUES: dict[str, tuple[str, ...]] = {
+    "status": tuple(s.value for s in IncidentStatus),
+    "source": tuple(s.value for s in Source),
+    "platform": tuple(p.value for p in Platform),
+}
 
 
 def parse_query(params: Mapping[str, str]) -> tuple[ListQuery, int]:
     """The list query and page size the request asks for; BadQuery (-> 400) when a value is not valid."""
     text = {name: (params.get(name) or "").strip()[:MAX_FILTER]
             for name in ("status", "platform", "source", "category", "run_id", "pipeline", "team", "owner")}
-    if text["status"] and text["status"] not in {s.value for s in IncidentStatus}:
-        raise BadQuery("invalid_status", f"status must be one of {', '.join(s.value for s in IncidentStatus)}")
+    # Filters whose values are a closed set: anything else is a typo that would silently match nothing.
+    for name, allowed in ALLOWED_FILTER_VALUES.items():
+        if text[name] and text[name] not in allowed:
+            raise BadQuery(f"invalid_{name}", f"{name} must be one of {', '.join(allowed)}; got {text[name][:100]!r}")
     retry = (params.get("retry_safe") or "").strip().lower()
     if retry not in ("", "true", "false"):
         raise BadQuery("invalid_retry_safe", "retry_safe must be true or false")

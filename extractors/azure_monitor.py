@@ -33,6 +33,7 @@ _IGNORED_SERVICES = {
     "servicehealth": "a Service Health notice", "service health": "a Service Health notice",
     "resource health": "a Resource Health event", "resourcehealth": "a Resource Health event",
     "budget": "a budget alert", "smart detector": "a smart detection alert",
+    "smartdetector": "an Application Insights smart detection alert (a performance or failure-rate anomaly)",
     "activity log - administrative": "an Activity Log administrative event",
     "activity log - policy": "an Activity Log policy event",
     "activity log - autoscale": "an Activity Log autoscale event",
@@ -90,9 +91,10 @@ class AzureMonitorExtractor(Extractor):
                             resolved=str(essentials.get("monitorCondition") or "").lower() == "resolved")
         service = str(essentials.get("monitoringService") or "").strip()
         signal = str(essentials.get("signalType") or "").replace(" ", "").lower()
-        if service.lower() in _IGNORED_SERVICES or service.lower().startswith("activity log") \
+        service_key = service.lower() if service.lower() in _IGNORED_SERVICES else service.lower().replace(" ", "")
+        if service_key in _IGNORED_SERVICES or service.lower().startswith("activity log") \
                 or signal == "activitylog":
-            what = _IGNORED_SERVICES.get(service.lower(), "an Activity Log alert")
+            what = _IGNORED_SERVICES.get(service_key, "an Activity Log alert")
             result.ignored_reason = f"{what}, not a pipeline failure (monitoringService {service or 'not set'!r})"
             return result
 

@@ -23,6 +23,7 @@ from shared.platforms.adf import AdfFactory
 from shared.platforms.common import error_text, optional_setting
 from shared.platforms.runs import PipelineRunsApi, activity_runs, iter_run_pages, moment, reported_by_parent
 from shared.platforms.synapse import SynapseWorkspace
+from shared.scope import out_of_scope_reason
 from shared.timeutil import to_iso
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,12 @@ def enrich_pipeline_failures(extraction: Extraction, settings: Settings) -> Extr
     apis: dict[tuple[str, str], PipelineRunsApi] = {}
     for failure in extraction.failures:
         if failure.platform not in PIPELINE_PLATFORMS or failure.level != "error":
+            out.append(failure)
+            continue
+        refused = out_of_scope_reason(settings, failure.resource)
+        if refused:  # the alert names the resource: only those the operator allowed are ever called
+            extraction.enrichment_errors.append(f"did not fetch the error of {failure.pipeline or 'the pipeline'}: "
+                                                f"{refused}")
             out.append(failure)
             continue
         try:

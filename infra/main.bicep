@@ -381,6 +381,25 @@ param agentHistoryMessages string = '30'
 // ---- hardening params (issue 9) ----
 @description('ALLOWED_RESOURCES: ARM id prefixes the app may query or act on; empty means the monitored factories and Synapse workspaces.')
 param allowedResources string = ''
+
+@description('REQUEST_STORAGE_TIMEOUT_SECONDS: per-try timeout of storage calls made while answering an HTTP request.')
+param requestStorageTimeoutSeconds string = '2'
+
+@description('REQUEST_STORAGE_RETRIES: retries of a storage call made while answering an HTTP request.')
+param requestStorageRetries string = '1'
+
+@description('MAX_FAILURES_PER_ALERT: most failures one alert turns into incidents; the rest are counted and named in one incident.')
+param maxFailuresPerAlert string = '25'
+
+@description('PROCESSING_DEADLINE_SECONDS: processing of one alert stops starting new failures after this long (under functionTimeout).')
+param processingDeadlineSeconds string = '420'
+
+@description('Whether the code (and so the ingest function) is deployed: the Action Group\'s function-scoped key needs the function. azd: set INGEST_FUNCTION_DEPLOYED=true after the first deploy, then provision again.')
+param ingestFunctionDeployed bool = false
+
+@description('Key of the ingest function put in the Action Group URL; a new one on each deployment unless given.')
+@secure()
+param actionGroupIngestKey string = newGuid() // checkov:skip=CKV_AZURE_131: newGuid() is a fresh random key per deployment, not a value in the template
 // ---- end hardening params ----
 
 // ---- performance params (issue 13) ----
@@ -636,6 +655,10 @@ var appSettings = {
   SLA_RESOLVE_MINUTES: slaResolveMinutes
   SLA_MAX_INCIDENTS: slaMaxIncidents
   ALLOWED_RESOURCES: allowedResources
+  REQUEST_STORAGE_TIMEOUT_SECONDS: requestStorageTimeoutSeconds
+  REQUEST_STORAGE_RETRIES: requestStorageRetries
+  MAX_FAILURES_PER_ALERT: maxFailuresPerAlert
+  PROCESSING_DEADLINE_SECONDS: processingDeadlineSeconds
 }
 
 module functionApp 'app/function.bicep' = {
@@ -663,9 +686,10 @@ module functionApp 'app/function.bicep' = {
   ]
 }
 
-module alerts 'app/alerts.bicep' = {
+module alerts 'app/alerts.bicep' = if (ingestFunctionDeployed) {
   name: 'alerts'
   params: {
+    ingestKey: actionGroupIngestKey
     location: location
     tags: tags
     functionAppName: functionApp.outputs.name
@@ -684,4 +708,4 @@ output identityClientId string = identity.outputs.clientId
 output identityPrincipalId string = identity.outputs.principalId
 output storageAccountName string = storage.outputs.name
 output keyVaultName string = keyVault.outputs.name
-output actionGroupId string = alerts.outputs.actionGroupId
+output actionGroupId string = ingestFunctionDeployed ? alerts.outputs.actionGroupId : ''

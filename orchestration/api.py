@@ -15,8 +15,9 @@ from analysis.view import seed_fields
 from dashboard import listing
 from notify.ledger import NotificationLedger
 from orchestration import ingest, processing
-from orchestration.runtime import Services, services
+from orchestration.runtime import Services, request_services, services
 from shared.hostconfig import max_dequeue_count
+from shared.keys import impossible_key_reason
 from shared.models import Incident
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ def _unavailable(exc: Exception) -> func.HttpResponse:
 
 def _services_or_503() -> Services | func.HttpResponse:
     try:
-        return services()
+        return request_services()
     except ValueError as exc:  # storage not configured
         return _error(503, "storage_not_configured", str(exc), {"Retry-After": str(ingest.RETRY_AFTER_S)})
 
@@ -102,6 +103,8 @@ def list_incidents(req: func.HttpRequest) -> func.HttpResponse:
 
 def get_incident(req: func.HttpRequest) -> func.HttpResponse:
     incident_id = req.route_params.get("id", "")
+    if impossible_key_reason(incident_id):
+        return _error(404, "not_found", f"no incident {incident_id[:100]!r}: {impossible_key_reason(incident_id)}")
 
     def query(svc: Services) -> func.HttpResponse:
         incident = svc.incidents.get(incident_id)
@@ -118,6 +121,8 @@ def get_incident(req: func.HttpRequest) -> func.HttpResponse:
 
 def get_alert(req: func.HttpRequest) -> func.HttpResponse:
     alert_id = req.route_params.get("id", "")
+    if impossible_key_reason(alert_id):
+        return _error(404, "not_found", f"no alert {alert_id[:100]!r}: {impossible_key_reason(alert_id)}")
 
     def query(svc: Services) -> func.HttpResponse:
         record = svc.alerts.get(alert_id)

@@ -7,8 +7,8 @@ already sits in the archive container, so every accepted alert ends up archived.
 
 from __future__ import annotations
 
+import hashlib
 import json
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,17 +82,57 @@ def accept(services: Services, source: str, body: bytes) -> IngestResult:
     return IngestResult(202, {"id": alert_id, "status_url": f"/api/alerts/{alert_id}"})
 
 
+def _path(payload: Any, *keys: str) -> Any:
+    for key in keys:
+        payload = payload.get(key) if isinstance(payload, dict) else None
+    return payload
+
+
+def source_key(source: str, payload: dict[str, Any]) -> list[Any] | None:
+    """The sender's own identity of this notification, when it has one.
+
+    Azure Monitor: the alert instance, its condition and the time of this firing (a new firing of the same rule
+    has a new firedDateTime, a Resolved its resolvedDateTime). Databricks: event, workspace, run and task.
+    Airflow: instance, DAG, DAG run, task, map index and try. None: the body itself is the identity.
+    """
+    if source == "azure-monitor":
+        essentials = _path(payload, "data", "essentials")
+        if isinstance(essentials, dict) and essentials.get("alertId"):
+            return [essentials.get(k) for k in ("alertId", "monitorCondition", "firedDateTime", "resolvedDateTime")]
+    elif source == "databricks":
+        if _path(payload, "run", "run_id") is not None:
+            return [payload.get("event_type"), payload.get("workspace_id"), _path(payload, "run", "run_id"),
+                    _path(payload, "run", "parent_run_id"), _path(payload, "task", "task_key"),
+                    _path(payload, "task", "run_id")]
+    elif source == "airflow" and payload.get("dag_id") and payload.get("task_id"):
+        return [payload.get(k) for k in ("instance", "dag_id", "run_id", "task_id", "map_index", "try_number",
+                                         "state")]
+    return None
+
+
+def delivery_id(source: str, payload: dict[str, Any]) -> str:
+    """The alert id: derived from what was sent, so a sender's retry (after a 503 whose message had in fact
+    been queued) gets the same id and is recognised downstream instead of counted again."""
+    key = source_key(source, payload)
+    basis = ["key", source, key] if key is not None else ["body", source, payload]
+    canonical = json.dumps(basis, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()[:32]
+
+
 def enqueue(services: Services, source: str, payload: dict[str, Any]) -> str:
     """Put one envelope on the alerts queue (claim-checking a large body); returns the alert id.
+
+    The same body (or the same source id) always gets the same alert id, and it is enqueued again: whether an
+    earlier attempt landed is unknown after a timeout, and processing counts each alert id once.
 
     The payload is redacted first; the archive keeps the redacted body.
 
     Raises AzureError when storage is unreachable. Used by ingest and by the sweep.
     """
-    alert_id = uuid.uuid4().hex
-    received_at = utc_now_iso()
     # Nothing downstream (queue, archive, tables, prompts, notifications) ever sees a secret.
     payload = redact(payload)
+    alert_id = delivery_id(source, payload)
+    received_at = utc_now_iso()
     envelope = Envelope(id=alert_id, source=source, received_at=received_at, payload=payload)
     message = json.dumps(envelope.to_dict(), separators=(",", ":"))
     services.ensure_ready()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass, replace
 from dataclasses import fields as dataclass_fields
 from typing import Any
@@ -16,8 +17,10 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 
 from extractors import extractor_for
+from extractors.routes import misrouted_reason
 from orchestration.ingest import raw_blob_name
 from orchestration.runtime import Services
+from shared.config import Settings
 from shared.identity import incident_identity
 from shared.lifecycle import Event, Resolution
 from shared.models import AlertRecord, AlertStatus, AuditAction, AuditEntry, Envelope, Extraction, Failure, Incident
@@ -71,8 +74,23 @@ def archive(services: Services, envelope: Envelope) -> None:
 
 
 def extract(services: Services, envelope: Envelope, payload: Any) -> Extraction:
+    return extract_bounded(services, envelope, payload)[0]
+
+
+def _cap(failures: list[Failure], limit: int) -> tuple[list[Failure], list[Failure]]:
+    distinct = _distinct(failures)
+    return distinct[:limit], distinct[limit:]
+
+
+def extract_bounded(services: Services, envelope: Envelope, payload: Any) -> tuple[Extraction, list[Failure]]:
+    """Parse and enrich at most MAX_FAILURES_PER_ALERT distinct failures; returns the rest, untouched, too.
+
+    Capped before enrichment (each failure may cost platform calls) and again after it (a metric alert
+    becomes one failure per failed run)."""
+    limit = max(1, services.settings.int_setting("MAX_FAILURES_PER_ALERT"))
     extractor = extractor_for(envelope.source)
     extraction = extractor.parse(payload)
+    extraction.failures, dropped = _cap(extraction.failures, limit)
     if (extraction.failures and not extraction.ignored_reason and not extraction.resolved
             and services.settings.bool_setting("ENRICHMENT_ENABLED")):
         try:
@@ -80,10 +98,16 @@ def extract(services: Services, envelope: Envelope, payload: Any) -> Extraction:
         except Exception as exc:  # enrichment must never lose the failure
             log.exception("enrichment of alert %s failed", envelope.id)
             extraction.enrichment_errors.append(f"{type(exc).__name__}: {exc}")
+    extraction.failures, more = _cap(extraction.failures, limit)
+    if extraction.enrichment_errors:
+        why = "; ".join(extraction.enrichment_errors)[:1000]
+        for failure in extraction.failures:
+            if not failure.message:
+                failure.origin["error_unavailable"] = why  # the verdict says so in words (analysis.stages)
     # Enrichment brings text from platform APIs: redact it before anything stores it.
     extraction.failures = [Failure.from_dict(redact(f.to_dict())) for f in extraction.failures]
     extraction.enrichment_errors = [redact_text(e) for e in extraction.enrichment_errors]
-    return extraction
+    return extraction, dropped + more
 
 
 def process_envelope(services: Services, envelope: Envelope) -> Outcome:
@@ -92,20 +116,44 @@ def process_envelope(services: Services, envelope: Envelope) -> Outcome:
         extractor_for(envelope.source)
     except KeyError as exc:
         return _finish(services, envelope, AlertStatus.IGNORED, [], f"unknown source: {exc}")
+    started = time.monotonic()
     archive(services, envelope)
     payload = load_payload(services, envelope)
-    extraction = extract(services, envelope, payload)
+    extraction, dropped = extract_bounded(services, envelope, payload)
     if extraction.ignored_reason:
-        return _finish(services, envelope, AlertStatus.IGNORED, [], extraction.ignored_reason)
+        return _finish(services, envelope, AlertStatus.IGNORED, [], misrouted_reason(envelope.source, payload)
+                       or extraction.ignored_reason)
     if extraction.resolved:
         return _resolve(services, envelope, extraction)
-    failures = _distinct(extraction.failures)
+    failures = extraction.failures
     if not failures:
         return _finish(services, envelope, AlertStatus.IGNORED, [], "the alert describes no failure")
-    incident_ids = []
-    for failure in failures:
+    deadline = started + services.settings.int_setting("PROCESSING_DEADLINE_SECONDS")
+    incident_ids: list[str] = []
+    for index, failure in enumerate(failures):
+        if index and time.monotonic() > deadline:  # stay under functionTimeout: the rest is recorded as dropped
+            dropped = failures[index:] + dropped
+            break
         incident_ids.append(_record(services, envelope, failure, extraction.enrichment_errors))
-    return _finish(services, envelope, AlertStatus.PROCESSED, incident_ids, None)
+    if dropped:
+        incident_ids.append(_record(services, envelope, dropped_failures_notice(envelope, failures[0], dropped,
+                                                                                services.settings), []))
+    return _finish(services, envelope, AlertStatus.PROCESSED, incident_ids, None, dropped=len(dropped))
+
+
+def dropped_failures_notice(envelope: Envelope, first: Failure, dropped: list[Failure],
+                            settings: Settings) -> Failure:
+    """One failure (so one incident) that says which failures of this alert were not processed, and why."""
+    names = [f"{f.pipeline or '?'} run {f.run_id or '-'} ({f.resource})" for f in dropped[:20]]
+    more = f" and {len(dropped) - 20} more" if len(dropped) > 20 else ""
+    message = (f"This alert named {len(dropped)} more failure(s) than were processed (MAX_FAILURES_PER_ALERT="
+               f"{settings.get('MAX_FAILURES_PER_ALERT')}, PROCESSING_DEADLINE_SECONDS="
+               f"{settings.get('PROCESSING_DEADLINE_SECONDS')}); not recorded: {'; '.join(names)}{more}. "
+               "Look at the alert's results in the portal, or narrow the alert rule.")
+    return Failure(source=envelope.source, platform=first.platform, resource=first.resource,
+                   pipeline=first.pipeline, error_code="AlertTruncated", failure_type="SystemError", message=message,
+                   origin={"received_alert": envelope.id, "dropped": len(dropped)},
+                   fingerprint_parts={"alert_id": envelope.id, "dropped_failures": True}, level="warning")
 
 
 def _distinct(failures: list[Failure]) -> list[Failure]:
@@ -144,9 +192,25 @@ def _record(services: Services, envelope: Envelope, failure: Failure, enrichment
         if current is not None:
             fields = _run_stages(services, current, failure, trail)
     # One write per partition: the stage results with the event marks, then the audit entries.
-    services.incidents.store_stage_results(incident.id, fields, published, current)
+    try:
+        services.incidents.store_stage_results(incident.id, fields, published, current)
+    except Exception:
+        # e.g. a value storage refuses: store what can be stored, audit the rest; never poison the alert.
+        log.exception("storing the stage results of incident %s in one write failed", incident.id)
+        _store_one_by_one(services, incident.id, fields, trail)
     trail.flush()
     return incident.id
+
+
+def _store_one_by_one(services: Services, incident_id: str, fields: dict[str, Any], trail: _Trail) -> None:
+    for name, value in fields.items():
+        try:
+            services.incidents.update_fields(incident_id, **{name: value})
+        except Exception as exc:
+            action = {"verdict": AuditAction.ANALYSIS_FAILED, "analysis": AuditAction.ANALYSIS_FAILED,
+                      "remediation": AuditAction.REMEDIATION_FAILED}.get(name, AuditAction.NOTIFICATION_FAILED)
+            trail.stage(action, "processor",
+                        f"the result {name!r} could not be stored: {type(exc).__name__}: {str(exc)[:500]}")
 
 
 class _Trail:
@@ -236,11 +300,11 @@ def _resolve(services: Services, envelope: Envelope, extraction: Extraction) -> 
 
 
 def _finish(services: Services, envelope: Envelope, status: AlertStatus, incident_ids: list[str],
-            reason: str | None) -> Outcome:
+            reason: str | None, *, dropped: int = 0) -> Outcome:
     services.alerts.put(AlertRecord(
         id=envelope.id, source=envelope.source, status=status.value, received_at=envelope.received_at,
         processed_at=utc_now_iso(), incident_ids=incident_ids,
-        ignored_reason=reason if status is AlertStatus.IGNORED else None,
+        ignored_reason=reason if status is AlertStatus.IGNORED else None, dropped_failures=dropped,
     ))
     if status is AlertStatus.IGNORED:
         services.audit.append(envelope.id, AuditAction.ALERT_IGNORED, ACTOR, reason or "ignored",

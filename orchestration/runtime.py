@@ -42,9 +42,11 @@ class Services:
     _ready_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def from_settings(cls, settings: Settings, request_hook: Callable[[Any], None] | None = None) -> Services:
-        """`request_hook` sees every storage request (see StorageClients): benchmarks and tests count them."""
-        storage = StorageClients(settings, request_hook)
+    def from_settings(cls, settings: Settings, request_hook: Callable[[Any], None] | None = None, *,
+                      request_path: bool = False) -> Services:
+        """`request_hook` sees every storage request (see StorageClients): benchmarks and tests count them.
+        `request_path`: storage clients with short timeouts, for HTTP handlers (see StorageClients)."""
+        storage = StorageClients(settings, request_hook, request_path=request_path)
         incidents_table = storage.table(settings.incidents_table)
         index = IncidentIndex(storage.table(settings.incident_index_table))
         stats = IncidentStats(storage.table(settings.stats_table), incidents_table)
@@ -80,11 +82,24 @@ class Services:
 
 _lock = threading.Lock()
 _services: Services | None = None
+_request_services: Services | None = None
 
 
 def services() -> Services:
+    """For triggers that may take their time (queue, timer)."""
     global _services
     with _lock:
         if _services is None:
             _services = Services.from_settings(load_settings())
         return _services
+
+
+def request_services() -> Services:
+    """For HTTP handlers: the same settings as services(), with storage clients whose every call gives up
+    within a few seconds, so a sender gets a fast 503 instead of waiting out the processor's timeouts."""
+    global _request_services
+    base = services()
+    with _lock:
+        if _request_services is None or _request_services.settings is not base.settings:
+            _request_services = Services.from_settings(base.settings, request_path=True)
+        return _request_services

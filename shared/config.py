@@ -153,6 +153,10 @@ SETTINGS: tuple[Setting, ...] = (
     # --- end agent ---
 
     # --- hardening (issue 9) ---
+    Setting("REQUEST_STORAGE_TIMEOUT_SECONDS", "2", "Per-try timeout of storage calls made while answering an HTTP request (ingest, reads, health); with REQUEST_STORAGE_RETRIES it bounds how long a sender waits for a 503 when storage hangs."),
+    Setting("REQUEST_STORAGE_RETRIES", "1", "Retries of a storage call made while answering an HTTP request."),
+    Setting("MAX_FAILURES_PER_ALERT", "25", "Most failures (runs) one alert turns into incidents; the rest are counted on the alert record and named in one extra incident."),
+    Setting("PROCESSING_DEADLINE_SECONDS", "420", "Processing of one alert stops starting new failures after this long (stays under host.json functionTimeout); what is left is recorded as dropped."),
     # --- end hardening ---
 
     # --- performance (issue 13) ---

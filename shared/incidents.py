@@ -47,6 +47,7 @@ EVENT_PREFIX = "evt|"
 SCALAR_CAP = 1024  # ids and names come from the payload; a table property holds at most 64 KB
 MESSAGE_CAP = 16_000  # characters kept in the table; the full text stays in the failure blob
 FAILURE_INLINE_LIMIT = 24_000  # a property holds at most 32K UTF-16 characters
+JSON_INLINE_LIMIT = 30_000  # a *_json property larger than this goes to a blob (`<name>_ref` in the row)
 MAX_ATTEMPTS = 200
 
 _JSON_FIELDS = ("links", "verdict", "analysis", "remediation", "notifications", "ownership")
@@ -139,7 +140,7 @@ class IncidentStore:
         for name in _JSON_FIELDS:
             value = getattr(incident, name)
             if value is not None:
-                entity[f"{name}_json"] = json.dumps(value)
+                entity.update(self._json_property(incident.id, name, value))
         failure_json = json.dumps(incident.failure)
         if len(failure_json) > FAILURE_INLINE_LIMIT:
             blob = f"incidents/{incident.id}/failure.json"
@@ -156,6 +157,8 @@ class IncidentStore:
         data["event_seq"] = int(data.get("event_seq") or 0)
         for name in _JSON_FIELDS:
             raw = entity.get(f"{name}_json")
+            if not raw and entity.get(f"{name}_ref"):
+                raw = self.payloads.download_blob(str(entity[f"{name}_ref"]).split("/", 1)[1]).readall()
             data[name] = json.loads(raw) if raw else None
         data["links"] = data["links"] or {}
         failure: dict[str, Any] = {}
@@ -245,7 +248,7 @@ class IncidentStore:
         for name, value in fields.items():
             if name in ("status", "event_seq"):
                 raise ValueError(f"{name} changes only through transition() (the lifecycle)")
-            entity.update(self._field_property(name, value))
+            entity.update(self._field_property(name, value, incident_id))
         self.table.update_entity(entity, mode=UpdateMode.MERGE)
         if self.read_model:
             self.read_model.fields_changed(self._from_entity(self.table.get_entity(incident_id, INCIDENT_ROW)))
@@ -309,7 +312,7 @@ class IncidentStore:
                                       "event_seq": seq}
             update.update(_lifecycle_stamps(event, status, actor, reason, now, resolution))
             for name, value in (fields or {}).items():
-                update.update(self._field_property(name, value))
+                update.update(self._field_property(name, value, incident_id))
             row = event_row(incident_id, seq, event, status, actor, reason, now)
             try:
                 self.table.submit_transaction([
@@ -350,12 +353,28 @@ class IncidentStore:
         row = {"PartitionKey": incident_id, "RowKey": EVENT_PREFIX + f"{seq:06d}", "published": True}
         self.table.update_entity(row, mode=UpdateMode.MERGE)
 
-    def _field_property(self, name: str, value: Any) -> dict[str, Any]:
+    def _field_property(self, name: str, value: Any, incident_id: str = "") -> dict[str, Any]:
         if name in _JSON_FIELDS:
-            return {f"{name}_json": json.dumps(value)}
+            return self._json_property(incident_id, name, value)
         if name in _SCALAR_FIELDS:
+            if isinstance(value, str) and name != "error_message":
+                value = value[:SCALAR_CAP]
+            elif isinstance(value, str):
+                value = value[:MESSAGE_CAP]
             return {name: value}
         raise ValueError(f"unknown incident field {name!r}")
+
+    def _json_property(self, incident_id: str, name: str, value: Any) -> dict[str, Any]:
+        """`<name>_json` inline when it fits a Table property (32K UTF-16 units); else the JSON goes to the
+        payloads container and the row holds `<name>_ref` (and an empty `<name>_json`, replacing an older one)."""
+        text = json.dumps(value)  # ASCII (non-ASCII is escaped), so characters = UTF-16 units
+        if len(text) <= JSON_INLINE_LIMIT:
+            return {f"{name}_json": text, f"{name}_ref": ""}
+        if not incident_id:
+            raise ValueError(f"{name} is {len(text)} characters: too large for a table property")
+        blob = f"incidents/{incident_id}/{name}.json"
+        self.payloads.upload_blob(blob, text.encode("utf-8"), overwrite=True)
+        return {f"{name}_json": "", f"{name}_ref": f"{self.payloads.container_name}/{blob}"}
 
     def exists(self, incident_ids: Iterable[str]) -> set[str]:
         found = set()

@@ -214,6 +214,7 @@ class AlertRecord:
     incident_ids: list[str] = field(default_factory=list)
     ignored_reason: str | None = None
     error: str | None = None
+    dropped_failures: int = 0  # failures past MAX_FAILURES_PER_ALERT / the processing deadline, not recorded
 
     def to_api(self) -> dict[str, Any]:
         return asdict(self)

@@ -36,7 +36,7 @@ class AlertStore:
         entity = {
             "PartitionKey": record.id, "RowKey": ALERT_ROW, "source": record.source, "status": record.status,
             "received_at": record.received_at, "processed_at": record.processed_at,
-            "incident_ids_json": json.dumps(record.incident_ids),
+            "incident_ids_json": json.dumps(record.incident_ids), "dropped_failures": record.dropped_failures,
         }
         if record.ignored_reason:
             entity["ignored_reason"] = redact_text(record.ignored_reason)[:TEXT_CAP]
@@ -54,6 +54,7 @@ class AlertStore:
             received_at=e.get("received_at", ""), processed_at=e.get("processed_at", ""),
             incident_ids=json.loads(e.get("incident_ids_json") or "[]"),
             ignored_reason=e.get("ignored_reason"), error=e.get("error"),
+            dropped_failures=int(e.get("dropped_failures") or 0),
         )
 
 

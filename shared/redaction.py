@@ -25,8 +25,9 @@ _SECRETISH = (r"(?<![\w.\-])[\w.\-]{0,40}?(?:password|passwd|pwd|secret|token|ap
 
 _RULES: list[tuple[re.Pattern[str], str]] = [
     # PEM private keys, whole block
-    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.DOTALL),
-     MASK),
+    # PEM and PGP private keys, whole block (an unterminated block is masked to the end of the text)
+    (re.compile(r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----.*?"
+                r"(?:-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----|$)", re.DOTALL), MASK),
     # Connection-string secrets: AccountKey=..., SharedAccessKey=..., Password=..., pwd=...
     # The value runs to the next `;` (values may contain spaces) or is an ODBC `{...}` quoted value.
     (re.compile(rf"(?i)\b({_KEY_NAMES})\s*=\s*(?!\[REDACTED\])(\{{[^}}\r\n]{{0,500}}\}}|[^;\r\n\"'&<>]{{1,500}})"),
@@ -51,9 +52,13 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
     # unquoted name=value / name: value where the name says secret
     (re.compile(rf"(?i)\b({_SECRETISH})(\s*[:=]\s*)(?!\[REDACTED\])(?![\"'])([^\s;,&\"'<>)\]}}]{{6,}})"),
      r"\1\2" + MASK),
-    # Credentials in URLs: scheme://user:password@host
-    # (the password may itself contain '@': it runs to the last '@' before the host)
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^/\s:@]+):([^\s/]{1,300})@"), r"\1:" + MASK + "@"),
+    # Credentials in URLs: scheme://user:password@host, the user may be empty (rediss://:password@host).
+    # The password may itself contain '@': it runs to the last '@' before the host. Every part is bounded
+    # and the scheme has no leading \b, so each start position costs a constant: linear on any text.
+    (re.compile(r"(?i)([a-z][a-z0-9+.\-]{0,30}://[^/\s:@]{0,256}):(?!\[REDACTED\]@)([^\s/]{1,300})@"),
+     r"\1:" + MASK + "@"),
+    # Command-line passwords: sqlcmd / bcp `-P secret`, `--password secret`, `--password=secret`
+    (re.compile(r"(?<![\w-])(-P|--password)([ =]+)(?!\[REDACTED\])(?!-)[^\s\"']+"), r"\1\2" + MASK),
     # Incoming-webhook URLs are secrets in themselves (Slack, Teams/Office 365, Discord)
     (re.compile(r"(?i)(https://hooks\.slack\.com/services/)[^\s\"'<>]+"), r"\1" + MASK),
     (re.compile(r"(?i)(https://[\w.-]*webhook\.office\.com/webhookb2/)[^\s\"'<>]+"), r"\1" + MASK),
@@ -65,6 +70,12 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\bxox[abposr]-[A-Za-z0-9\-]{10,}\b"), MASK),
     (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}\b"), MASK),
     (re.compile(r"\bgithub_pat_[A-Za-z0-9_]{40,}\b"), MASK),
+    (re.compile(r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}"), MASK),  # Stripe secret / restricted keys
+    (re.compile(r"\bwhsec_[A-Za-z0-9]{24,}"), MASK),  # Stripe webhook signing secrets
+    (re.compile(r"\bglpat-[A-Za-z0-9_\-]{20,}"), MASK),  # GitLab personal access tokens
+    (re.compile(r"\bSG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}"), MASK),  # SendGrid API keys
+    (re.compile(r"\bnpm_[A-Za-z0-9]{36,}\b"), MASK),  # npm access tokens
+    (re.compile(r"\bhf_[A-Za-z0-9]{30,}\b"), MASK),  # Hugging Face tokens
     (re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b"), MASK),
     (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), MASK),
     (re.compile(r"(?<![\w~.-])[A-Za-z0-9_~.\-]{3}\dQ~[A-Za-z0-9_~.\-]{30,36}(?![\w~.-])"), MASK),
@@ -95,14 +106,32 @@ def redact_text(text: str) -> str:
 
 
 def redact(value: Any) -> Any:
-    """Redact every string inside a JSON-like value (keys that name a secret mask their whole value)."""
+    """Redact every string inside a JSON-like value, keys as well as values.
+
+    A key that names a secret masks its whole scalar value; a key that holds a secret itself (a token used as
+    a JSON key) is redacted like any text. Two keys that redact to the same text keep both values.
+    """
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, dict):
-        return {k: (MASK if _secret_key(k) and isinstance(v, str) and v else redact(v)) for k, v in value.items()}
+        out: dict[Any, Any] = {}
+        for key, item in value.items():
+            masked = MASK if _secret_key(key) and _maskable(item) else redact(item)
+            name = redact_text(key) if isinstance(key, str) else key
+            while name in out:
+                name = f"{name}#"
+            out[name] = masked
+        return out
     if isinstance(value, list | tuple):
         return [redact(v) for v in value]
     return value
+
+
+def _maskable(value: Any) -> bool:
+    """A scalar worth masking under a secret-named key (empty strings, booleans and null say nothing)."""
+    if isinstance(value, bool) or value is None:
+        return False
+    return isinstance(value, int | float) or (isinstance(value, str) and bool(value))
 
 
 _SECRET_KEY = re.compile(r"(?i)^(?:[\w.\-]{0,60}?(?:password|passwd|secret|api[_-]?key|access[_-]?key|"

@@ -10,6 +10,7 @@ down so the Action Group retries, instead of hanging until its own timeout.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from azure.storage.queue import (
 
 from shared.config import STORAGE, Settings
 
+log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 2
 READ_TIMEOUT_S = 15
 
@@ -45,8 +47,8 @@ def use_environment_settings(environ: dict[str, str] | os._Environ[str] | None =
     return any(env.get(name) for name in _PROXY_VARIABLES)
 
 
-def _storage_retry() -> LinearRetry:
-    return LinearRetry(backoff=0.3, random_jitter_range=0.2, retry_total=2)  # type: ignore[arg-type]
+def _storage_retry(retries: int = 2) -> LinearRetry:
+    return LinearRetry(backoff=0.3, random_jitter_range=0.2, retry_total=retries)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -97,34 +99,43 @@ def azurite_connection_string(host: str = "127.0.0.1", blob: int = 10000, queue:
 class StorageClients:
     """One set of service clients per process (their HTTP connection pools are reused)."""
 
-    def __init__(self, settings: Settings, request_hook: Callable[[Any], None] | None = None) -> None:
-        """`request_hook(PipelineRequest)` sees every outgoing request (benchmarks and tests count them)."""
+    def __init__(self, settings: Settings, request_hook: Callable[[Any], None] | None = None, *,
+                 request_path: bool = False) -> None:
+        """`request_hook(PipelineRequest)` sees every outgoing request (benchmarks and tests count them).
+        `request_path`: clients for HTTP handlers, whose every call must fail within a few seconds
+        (REQUEST_STORAGE_TIMEOUT_SECONDS per try, REQUEST_STORAGE_RETRIES retries) so a sender gets a fast 503;
+        otherwise the processor's clients, which may wait longer for large blobs."""
         self.settings = settings
         self.endpoints = storage_endpoints(settings)
         self._credential: TokenCredential | None = None
-        common: dict[str, Any] = {"connection_timeout": CONNECT_TIMEOUT_S, "read_timeout": READ_TIMEOUT_S,
-                                  "use_env_settings": use_environment_settings()}
+        read_timeout: float = READ_TIMEOUT_S
+        retries = 2
+        if request_path:
+            read_timeout = float(settings.get("REQUEST_STORAGE_TIMEOUT_SECONDS"))
+            retries = settings.int_setting("REQUEST_STORAGE_RETRIES")
+        common: dict[str, Any] = {"connection_timeout": min(CONNECT_TIMEOUT_S, read_timeout),
+                                  "read_timeout": read_timeout, "use_env_settings": use_environment_settings()}
         if request_hook is not None:
             common["raw_request_hook"] = request_hook
         e = self.endpoints
         if e.connection_string:
             self.tables = TableServiceClient.from_connection_string(
-                e.connection_string, retry_total=2, retry_backoff_factor=0.3, **common)
+                e.connection_string, retry_total=retries, retry_backoff_factor=0.3, **common)
             self.queues = QueueServiceClient.from_connection_string(
-                e.connection_string, retry_policy=_storage_retry(), **common)
+                e.connection_string, retry_policy=_storage_retry(retries), **common)
             self.blobs = BlobServiceClient.from_connection_string(
-                e.connection_string, retry_policy=_storage_retry(), **common)
+                e.connection_string, retry_policy=_storage_retry(retries), **common)
         else:
             from azure.identity import DefaultAzureCredential
 
             self._credential = DefaultAzureCredential(managed_identity_client_id=e.client_id)
             assert e.table_url and e.queue_url and e.blob_url
-            self.tables = TableServiceClient(e.table_url, credential=self._credential, retry_total=2,
+            self.tables = TableServiceClient(e.table_url, credential=self._credential, retry_total=retries,
                                              retry_backoff_factor=0.3, **common)
             self.queues = QueueServiceClient(e.queue_url, credential=self._credential,
-                                             retry_policy=_storage_retry(), **common)
+                                             retry_policy=_storage_retry(retries), **common)
             self.blobs = BlobServiceClient(e.blob_url, credential=self._credential,
-                                           retry_policy=_storage_retry(), **common)
+                                           retry_policy=_storage_retry(retries), **common)
         self._lock = threading.Lock()
         self._table_clients: dict[str, TableClient] = {}
         self._queue_clients: dict[tuple[str, bool], QueueClient] = {}
@@ -173,5 +184,7 @@ class StorageClients:
             next(iter(self.table(self.settings.incidents_table).query_entities(
                 "PartitionKey eq ''", results_per_page=1)), None)
         except AzureError as exc:
-            return False, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            # Anonymous callers read this: the kind of error only, never the endpoint, host or port in its text.
+            log.warning("storage health check failed: %s", str(exc).splitlines()[0] if str(exc) else "")
+            return False, f"unreachable ({type(exc).__name__})"
         return True, "ok"

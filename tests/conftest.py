@@ -20,6 +20,8 @@ from tests.support.azurite import Azurite, DevHostProcess
 CORPUS = Path(__file__).resolve().parent / "corpus"
 PAYLOADS = CORPUS / "payloads"
 _names = itertools.count(1)
+TEST_SUBSCRIPTIONS = ("/subscriptions/1f3c6a0e-4b1d-4c55-9d2e-6a7b8c9d0e1f,"
+                      "/subscriptions/aaaa0a0a-bb1b-cc2c-dd3d-eeeeee4e4e4e")
 
 
 @pytest.fixture(scope="session")
@@ -49,6 +51,8 @@ def storage_values(connection_string: str, suffix: str) -> dict[str, str]:
         "PAYLOADS_CONTAINER": f"incident-payloads{suffix}",
         "SWEEP_SCHEDULE": "0 0 0 1 1 *",
         "ENRICHMENT_ENABLED": "false",
+        # The subscriptions of the samples and simulators (shared.scope: nothing else is ever queried).
+        "ALLOWED_RESOURCES": TEST_SUBSCRIPTIONS,
         "NOTIFY_CHANNELS": "console",
         "NOTIFY_QUEUE": f"notifications{suffix}",
         "NOTIFICATIONS_TABLE": f"notifications{suffix}",

@@ -20,7 +20,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -108,20 +108,35 @@ def post_samples(base: str, extra: list[tuple[str, bytes]]) -> list[tuple[str, s
     return posted
 
 
+SAMPLE_SUBSCRIPTION = "1f3c6a0e-4b1d-4c55-9d2e-6a7b8c9d0e1f"
+
+
 def start_simulated_factory(env: dict[str, str]) -> tuple[Any, list[tuple[str, bytes]]]:
     """A SIMULATED Data Factory (local server speaking the ADF REST shapes) with failed runs, the app
-    pointed at it, and a PipelineFailedRuns alert for one of its pipelines to post."""
+    pointed at it, and a PipelineFailedRuns alert for one of its pipelines to post. The factory the samples
+    name (adf-sales-prod) is simulated too, with the runs they report, so every sample incident carries its
+    real error."""
     from shared.timeutil import utc_now
     from tools.simulators.adf import pipeline_failed_runs_alert, start_demo_factory
 
     simulator, factory_id, arm_endpoint = start_demo_factory()
+    samples_factory = simulator.add_factory("adf-sales-prod", subscription=SAMPLE_SUBSCRIPTION,
+                                            resource_group="rg-data")
+    samples_factory.add_failed_run(
+        "pl_ingest_sales", "ErrorCode=SqlFailedToConnect,'Cannot connect to SQL Database: 'sql-sales', Database: "
+        "'sales', User: 'etl'. Login timeout expired.", code="2100", failure_type="UserError",
+        activity="Copy_Sales", start=datetime(2026, 11, 21, 3, 2, tzinfo=UTC))
+    samples_factory.add_failed_run(
+        "pl_load_customers", "ErrorCode=UserErrorSourceBlobNotExists,'The required Blob is missing. Folder path: "
+        "raw/customers/2025-04-15/.'", code="2200", failure_type="UserError", activity="Copy_Customers",
+        run_id="8a1c7e52-0d3b-4f6e-9b21-5c4d3e2f1a0b", start=datetime(2025, 4, 15, 18, 0, tzinfo=UTC))
     env.update(ARM_ENDPOINT=arm_endpoint, ENRICHMENT_ENABLED="true", SWEEP_FACTORIES=factory_id,
-               SWEEP_SCHEDULE="*/20 * * * * *")
+               SWEEP_SCHEDULE="*/20 * * * * *", ALLOWED_RESOURCES=f"{factory_id},{samples_factory.resource_id}")
     # Remediation acts on its own only here, against the simulator (deployed default: dry-run).
     env.update(REMEDIATION_MODE="auto", REMEDIATION_POLICY_FILE=str(DEMO_POLICY),
                REMEDIATION_VERIFY_INTERVAL_SECONDS="3")
-    print(f"SIMULATED Data Factory {factory_id.rsplit('/', 1)[-1]} at {arm_endpoint} (not Azure): "
-          "enrichment and the sweep (every 20 s) read its failed runs; remediation mode auto")
+    print(f"SIMULATED Data Factories {factory_id.rsplit('/', 1)[-1]} and adf-sales-prod at {arm_endpoint} "
+          "(not Azure): enrichment and the sweep (every 20 s) read their failed runs; remediation mode auto")
     now = utc_now()
     factory = next(iter(simulator.factories.values()))
     factory.add_failed_run(DEMO_RERUN_PIPELINE, DEMO_TRANSIENT, start=now - timedelta(minutes=4))
@@ -170,6 +185,21 @@ def show_remediation(base: str, timeout: float = 90) -> None:
         print("Approve it (starts the rerun from failure against the simulated factory):")
         print(f"  curl -s -X POST {base}/api/incidents/{waiting[0]['id']}/approve -H 'Content-Type: application/json' "
               "-d '{\"by\": \"you\", \"reason\": \"demo\"}'")
+
+
+def start_simulated_databricks(env: dict[str, str]) -> Any:
+    """A SIMULATED Databricks workspace with the failed job run the Databricks sample reports."""
+    from tools.simulators.databricks import SIM_TOKEN, DatabricksSimulator
+
+    simulator = DatabricksSimulator()
+    simulator.start()
+    simulator.add_failed_job_run(
+        "nightly_customer_features", "build_features", "AnalysisException: [UNRESOLVED_COLUMN.WITH_SUGGESTION] "
+        "A column or function parameter with name `customer_segment` cannot be resolved.", run_id=455644833,
+        job_id=11223344, other_tasks=("ingest_customers",))
+    env.update(DATABRICKS_HOST=simulator.url, DATABRICKS_TOKEN=SIM_TOKEN)
+    print(f"SIMULATED Databricks workspace at {simulator.url} (not Azure): the Databricks sample's run")
+    return simulator
 
 
 def report(base: str, posted: list[tuple[str, str]], timeout: float = 60) -> None:
@@ -233,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
                           ("SLA_SCHEDULE", "0 */5 * * * *")):
         env.setdefault(name, default)  # trigger bindings; an older local.settings.json may lack them
     print("LOCAL CAPTURE SERVERS (not Teams, Slack, PagerDuty, Jira or a mail relay) receive the notifications")
+    databricks = start_simulated_databricks(env)
     base = f"http://127.0.0.1:{args.port}"
     stopping = False
 
@@ -278,7 +309,8 @@ def main(argv: list[str] | None = None) -> int:
                 child.kill()
         simulator.stop()
         channels.stop()
-        print("stopped the app, the simulated factory, the capture servers and Azurite")
+        databricks.stop()
+        print("stopped the app, the simulated factory and workspace, the capture servers and Azurite")
     return 0
 
 

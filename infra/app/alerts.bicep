@@ -4,10 +4,12 @@
 //
 // Receiver choice: a webhook receiver (not azureFunctionReceivers). Both post the same common-schema
 // body to the same URL with the function key in `?code=`, and neither can use a managed identity. The
-// webhook form needs only the URL, so the ingest route (`/api/azure-monitor`, function name
-// `azure_monitor`) can change name without touching the alert wiring, and it is the same URL that
-// Databricks and Airflow callers use for their routes. The key is the host default key read with
-// listKeys at deployment time: after rotating it, redeploy to update the Action Group.
+// webhook form needs only the URL, and it is the same URL form that Databricks and Airflow callers use.
+// The key in the URL is a function key of the ingest function only (`azure_monitor`, key `action-group`,
+// created here from the ingestKey parameter): it opens /api/azure-monitor and nothing else, so a leaked
+// Action Group URL cannot read incidents or alerts (the read routes need a host key or their own function
+// key). A function key can only be created once the function exists: main.bicep deploys this module after
+// the code is deployed (ingestFunctionDeployed, see docs/deploy.md). Redeploying rotates the key.
 //
 // Metric alerts are stateless (autoMitigate false), so every evaluation that still counts a failure in
 // its 5-minute window fires again (up to 5 notifications for one failure); the metric carries only the
@@ -35,6 +37,13 @@ param factoryIds array
 @description('Resource id of the Log Analytics workspace with the factories\' logs; empty: no log alert.')
 param adfLogsWorkspaceId string
 
+@description('Function name of the Azure Monitor ingest route (function_app.py).')
+param ingestFunctionName string = 'azure_monitor'
+
+@description('Value of the ingest function\'s `action-group` key, put in the Action Group URL.')
+@secure()
+param ingestKey string
+
 @description('Severity of the alerts (0 critical .. 4 verbose).')
 @minValue(0)
 @maxValue(4)
@@ -49,6 +58,21 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' existing = {
   name: functionAppName
 }
 
+resource ingestFunction 'Microsoft.Web/sites/functions@2024-04-01' existing = {
+  parent: functionApp
+  name: ingestFunctionName
+}
+
+// A key scoped to the ingest function: the host default key would also open every read route.
+resource ingestFunctionKey 'Microsoft.Web/sites/functions/keys@2024-04-01' = {
+  parent: ingestFunction
+  name: 'action-group'
+  properties: {
+    name: 'action-group'
+    value: ingestKey
+  }
+}
+
 resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
   name: actionGroupName
   location: 'global'
@@ -59,12 +83,15 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
     webhookReceivers: [
       {
         name: 'incident-ingest'
-        serviceUri: 'https://${functionApp.properties.defaultHostName}/api/azure-monitor?code=${listKeys('${functionApp.id}/host/default', '2023-12-01').functionKeys.default}'
+        serviceUri: 'https://${functionApp.properties.defaultHostName}/api/azure-monitor?code=${ingestKey}'
         useCommonAlertSchema: true
         useAadAuth: false
       }
     ]
   }
+  dependsOn: [
+    ingestFunctionKey
+  ]
 }
 
 // One rule per factory and metric (a rule that splits by a dimension can target only one resource):

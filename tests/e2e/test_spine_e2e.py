@@ -79,9 +79,12 @@ def test_bad_input_gets_clear_4xx(devhost: DevHostProcess) -> None:
 
 @pytest.mark.e2e
 def test_200_concurrent_deliveries_make_one_incident_with_200_occurrences(devhost: DevHostProcess) -> None:
-    body = (SAMPLES / "azure-monitor-adf-pipeline-failed.json").read_bytes()
+    template = json.loads((SAMPLES / "azure-monitor-adf-pipeline-failed.json").read_bytes())
 
-    def post(_: int) -> str:
+    def post(n: int) -> str:
+        # 200 firings of the alert (each its own firedDateTime), not 200 retries of one delivery.
+        essentials = {**template["data"]["essentials"], "firedDateTime": f"2026-11-21T02:{n // 60:02d}:{n % 60:02d}Z"}
+        body = {**template, "data": {**template["data"], "essentials": essentials}}
         status, _, answer = http("POST", f"{devhost.url}/api/azure-monitor", body)
         assert status == 202, answer
         return str(answer["id"])

@@ -154,7 +154,7 @@ def test_enrich_asks_the_factory_and_without_it_nothing_is_called(sim: AdfSimula
     now = utc_now()
     path = tmp_path / "alert.json"
     path.write_text(json.dumps(pipeline_failed_runs_alert(FACTORY_ID, "IngestOrders", now - timedelta(hours=1), now)))
-    env = {"ARM_ENDPOINT": sim.url, "ENRICHMENT_TIMEOUT_SECONDS": "5"}
+    env = {"ARM_ENDPOINT": sim.url, "ENRICHMENT_TIMEOUT_SECONDS": "5", "ALLOWED_RESOURCES": FACTORY_ID}
     plain = cli("--source", "azure-monitor", str(path), env=env)
     assert plain.returncode == 0 and len(json.loads(plain.stdout)["failures"]) == 1
     assert sum(sim.counts.values()) == 0  # no network call without --enrich

@@ -104,7 +104,12 @@ def test_inline_alert_is_archived_by_date_and_source(services: Services) -> None
 def test_duplicates_count_occurrences_and_redelivery_counts_once(services: Services) -> None:
     body = sample("databricks-job-failed.json")
     first = accept_and_process(services, "databricks", body)
-    second = accept_and_process(services, "databricks", body)
+    # The sender retries the same notification (its earlier POST got an ambiguous 503): same id, not counted.
+    retried = accept_and_process(services, "databricks", body)
+    assert retried.alert_id == first.alert_id
+    # A second notification about the same run (another task of it) is a new occurrence.
+    second = accept_and_process(services, "databricks", {**body, "task": {"task_key": "publish"}})
+    assert second.alert_id != first.alert_id
     assert first.incident_ids == second.incident_ids
     incident_id = first.incident_ids[0]
     # The same queue message delivered again (e.g. after a crash) is not a new occurrence.
@@ -159,6 +164,12 @@ def test_resolved_alert_resolves_the_incident_it_opened(services: Services) -> N
     incident = services.incidents.get(incident_id)
     assert incident and incident.status == IncidentStatus.RESOLVED and incident.resolved_at
     assert AuditAction.INCIDENT_RESOLVED in [e.action for e in services.audit.trail(incident_id)]
+    # The sender retries the same Resolved: recognised, same outcome, the incident is not resolved twice.
+    retried = accept_and_process(services, "azure-monitor", resolved)
+    assert retried.alert_id == closed.alert_id and retried.incident_ids == [incident_id]
+    trail = [e.action for e in services.audit.trail(incident_id)]
+    assert trail.count(AuditAction.INCIDENT_RESOLVED) == 1
+    resolved["data"]["essentials"]["resolvedDateTime"] = "2026-11-21T03:25:00.000Z"  # another Resolved
     again = accept_and_process(services, "azure-monitor", resolved)
     assert again.status is AlertStatus.IGNORED and "no open incident" in (again.reason or "")
 

@@ -38,8 +38,11 @@ class RecordingStage(IncidentStage):
                            audit=[(AuditAction.CLASSIFIED, "classified by the test stage", {})])
 
 
-def process(services: Services) -> processing.Outcome:
-    result = ingest.accept(services, "databricks", SAMPLE.read_bytes())
+def process(services: Services, task: str | None = None) -> processing.Outcome:
+    body = json.loads(SAMPLE.read_bytes())
+    if task:  # another notification about the same run (a retry of the same body would have the same id)
+        body["task"] = {"task_key": task}
+    result = ingest.accept(services, "databricks", json.dumps(body).encode())
     queue = services.storage.queue(services.settings.alerts_queue)
     [message] = list(queue.receive_messages(max_messages=1))
     queue.delete_message(message)
@@ -67,7 +70,7 @@ def test_stages_run_once_per_incident_and_failures_are_audited(services: Service
     assert [e.action for e in trail].index(AuditAction.INCIDENT_CREATED) < [e.action for e in trail].index(
         AuditAction.CLASSIFIED)
     # A second report of the same run only counts; stages do not run again.
-    process(services)
+    process(services, task="publish")
     assert recording.seen == [incident_id]
     assert json.loads(json.dumps(services.incidents.get(incident_id).to_api()))["occurrences"] == 2  # type: ignore[union-attr]
 

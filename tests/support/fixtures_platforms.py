@@ -64,5 +64,6 @@ def contoso_factory(sim: AdfSimulator) -> SimFactory:
 def sim_settings(**values: str) -> Settings:
     """Settings for talking to simulators: small timeouts, few retries."""
     base = {"ENRICHMENT_TIMEOUT_SECONDS": "2", "ENRICHMENT_MAX_RETRIES": "2",
-            "ENRICHMENT_MAX_RETRY_AFTER_SECONDS": "5", "ENRICHMENT_ENABLED": "true"}
+            "ENRICHMENT_MAX_RETRY_AFTER_SECONDS": "5", "ENRICHMENT_ENABLED": "true",
+            "ALLOWED_RESOURCES": f"/subscriptions/{SUB}"}
     return Settings.from_mapping({**base, **values})

@@ -193,3 +193,14 @@ class DevHttpServer(ThreadingHTTPServer):
         self.executor = executor
         self.function_keys = function_keys
         super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up early (a sender's timeout, a load generator stopping) is routine: one line,
+        not the stdlib's traceback on stderr. Anything else keeps the traceback."""
+        import sys
+
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError | TimeoutError):
+            log.info("client %s went away: %s", client_address[0] if client_address else "?", type(error).__name__)
+            return
+        super().handle_error(request, client_address)

@@ -1,7 +1,8 @@
 """Queue triggers polled as the Functions host does (host.json `extensions.queues`).
 
 - Fetch up to `batchSize` messages; fetch again when in-flight work drops to `newBatchThreshold`.
-- Messages are invisible for 10 minutes while a function runs (the host's default lease).
+- Messages are invisible for 10 minutes while a function runs (the host's default lease);
+  DEVHOST_QUEUE_LEASE_SECONDS shortens it for fault tests (a killed host's messages come back sooner).
 - Success deletes the message. Failure makes it visible again after `visibilityTimeout`, and
   once its dequeue count reaches `maxDequeueCount` it is copied to `<queue>-poison` and deleted.
   A message received with a count already above the limit (a crash mid-run) goes straight there.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -31,7 +33,7 @@ from tools.devhost.app_loader import FunctionInfo, HostConfigError
 from tools.devhost.http_server import invoke
 
 log = logging.getLogger("devhost.queue")
-LEASE_SECONDS = 600
+LEASE_SECONDS = int(os.environ.get("DEVHOST_QUEUE_LEASE_SECONDS") or 600)
 
 
 def parse_timespan(value: Any, default: float) -> float:

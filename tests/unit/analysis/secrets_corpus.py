@@ -21,6 +21,12 @@ FUNCTION_KEY = "aBcD1234eFgH5678iJkL9012mNoP3456qRsT7890uVwXyZ=="
 PRIVATE_KEY_BODY = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7"
 SLACK_HOOK_PATH = "T00000000/B11111111/XXXXXXXXXXXXXXXXXXXXXXXX"
 TEAMS_HOOK_PATH = "4a1b2c3d-0000-1111-2222-333344445555@72f988bf/IncomingWebhook/abcdef0123456789/ffff"
+STRIPE_KEY = "sk_live_51Hq8ZrTnVb1Kx7Lm2Pw9Yc4Hd6Jf0Gs"
+GITLAB_PAT = "glpat-Xq9Lm7Zt2Vb8Nc4Rw1Yp"
+SENDGRID_KEY = "SG.q8Zr3TnVb1Kx7Lm2Pw9Yc4.Hd6Jf0Gs5Ua3Ie8Ro1Tq7Wz2Xv4Bn6Mk9Lj3Hg5Fd0"
+NPM_TOKEN = "npm_q8Zr3TnVb1Kx7Lm2Pw9Yc4Hd6Jf0Gs5Ua3Ie"
+HF_TOKEN = "hf_q8Zr3TnVb1Kx7Lm2Pw9Yc4Hd6Jf0Gs5Ua3"
+PGP_KEY_BODY = "lQOYBGXq8ZoBCADr3TnVb1Kx7Lm2Pw9Yc4Hd6Jf0Gs5Ua3Ie8Ro1Tq7Wz2Xv4Bn6"
 
 SECRETS: list[tuple[str, str, str]] = [
     ("storage connection string", f"DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={ACCOUNT_KEY};"
@@ -55,6 +61,17 @@ SECRETS: list[tuple[str, str, str]] = [
     ("teams webhook", f"https://contoso.webhook.office.com/webhookb2/{TEAMS_HOOK_PATH}", TEAMS_HOOK_PATH),
     ("yaml api key", f"api_key: {PASSWORD}", PASSWORD),
     ("client secret kv", f"ClientSecret={CLIENT_SECRET};TenantId=t", CLIENT_SECRET),
+    # Shapes an attacker-minded review found surviving (issue 9 finding 2)
+    ("pgp private key block", f"-----BEGIN PGP PRIVATE KEY BLOCK-----\n\n{PGP_KEY_BODY}\n=Xq9L\n"
+     "-----END PGP PRIVATE KEY BLOCK-----", PGP_KEY_BODY),
+    ("redis url, empty user", f"rediss://:{PASSWORD}@cache.redis.cache.windows.net:6380/0", PASSWORD),
+    ("stripe secret key", f"stripe.error.AuthenticationError: Invalid API Key provided: {STRIPE_KEY}", STRIPE_KEY),
+    ("gitlab pat", f"git clone failed with token {GITLAB_PAT}", GITLAB_PAT),
+    ("sendgrid key", f"SENDGRID={SENDGRID_KEY}", SENDGRID_KEY),
+    ("npm token", f"//registry.npmjs.org/:_authToken {NPM_TOKEN}", NPM_TOKEN),
+    ("hugging face token", f"401 for model download with {HF_TOKEN}", HF_TOKEN),
+    ("sqlcmd -P password", f"sqlcmd -S srv.database.windows.net -U etl -P {PASSWORD} -Q 'select 1' failed", PASSWORD),
+    ("--password value", f"mysqldump --user=etl --password={PASSWORD} db", PASSWORD),
 ]
 
 

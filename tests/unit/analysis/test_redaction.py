@@ -5,7 +5,7 @@ import time
 import pytest
 
 from shared.redaction import MASK, redact, redact_text
-from tests.unit.analysis.secrets_corpus import SECRETS, all_secret_values, text_with_all_secrets
+from tests.unit.analysis.secrets_corpus import PASSWORD, SECRETS, all_secret_values, text_with_all_secrets
 
 
 @pytest.mark.parametrize(("name", "text", "secret"), SECRETS, ids=[s[0] for s in SECRETS])
@@ -74,3 +74,25 @@ def test_prose_about_tokens_is_left_readable() -> None:
 def test_credential_and_signature_keys_mask_their_values() -> None:
     assert redact({"credentials": "abc", "sig": "abc", "signature": "x", "user": "bob"}) == {
         "credentials": MASK, "sig": MASK, "signature": MASK, "user": "bob"}
+
+
+def test_secrets_inside_json_keys_are_redacted_and_values_kept() -> None:
+    from tests.unit.analysis.secrets_corpus import GITHUB_TOKEN, STRIPE_KEY
+
+    out = redact({STRIPE_KEY: {"scope": "charges"}, f"Password={PASSWORD}": 1, "nested": [{GITHUB_TOKEN: "x"}]})
+    text = repr(out)
+    assert STRIPE_KEY not in text and PASSWORD not in text and GITHUB_TOKEN not in text
+    assert {"scope": "charges"} in out.values()  # the value under a redacted key survives
+    assert out["nested"][0] == {MASK: "x"}
+
+
+def test_two_keys_redacting_alike_both_survive() -> None:
+    from tests.unit.analysis.secrets_corpus import GITLAB_PAT, HF_TOKEN
+
+    out = redact({GITLAB_PAT: 1, HF_TOKEN: 2})
+    assert sorted(out.values()) == [1, 2]
+
+
+def test_secret_named_keys_mask_numbers_too() -> None:
+    out = redact({"pin_password": 12345678, "enabled": True, "token": None})
+    assert out == {"pin_password": MASK, "enabled": True, "token": None}

@@ -103,3 +103,31 @@ def test_known_route_with_another_method_is_404_like_the_host(server: tuple[str,
     assert status == 404
     assert exchange(server, b"GET /api/get HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")[0] == 200
     assert exchange(server, b"HEAD /api/get HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")[0] == 404
+
+
+def _large(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse(b"x" * 8_000_000)
+
+
+def test_a_client_that_disconnects_early_prints_no_traceback(capfd: pytest.CaptureFixture[str]) -> None:
+    functions = [FunctionInfo("large", {"type": "httpTrigger", "route": "large", "name": "req", "methods": ["GET"]},
+                              _large)]
+    srv = DevHttpServer(("127.0.0.1", 0), build_routes(functions, "api"))
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        for _ in range(3):
+            sock = socket.create_connection(srv.server_address, timeout=5)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            sock.sendall(b"GET /api/large HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.recv(1024)  # the response has started; hang up with a reset in the middle of it
+            sock.close()
+        # The server is still answering after the resets.
+        with socket.create_connection(srv.server_address, timeout=5) as sock:
+            sock.sendall(b"GET /api/large HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert sock.recv(12).startswith(b"HTTP/1.1 200")
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "BrokenPipe" not in err and "ConnectionReset" not in err
