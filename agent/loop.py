@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
-
-import openai
+from typing import TYPE_CHECKING, Any
 
 from agent.sessions import SessionStore, new_session_id
 from agent.tooling import Toolbox, ToolOutcome
@@ -20,6 +18,9 @@ from analysis.llm import build_client
 from shared.config import Settings
 from shared.redaction import redact_text
 from shared.timeutil import utc_now_iso
+
+if TYPE_CHECKING:
+    import openai
 
 QUESTION_CHARS = 4000
 ARGUMENT_CHARS = 4000
@@ -78,6 +79,8 @@ class Answer:
 
 def llm_problem(exc: Exception, settings_hint: str) -> str:
     """A model failure in words the person can act on."""
+    import openai  # loaded with the model client, not with the app (cold start)
+
     if isinstance(exc, openai.APITimeoutError):
         return "The language model did not answer in time (LLM_TIMEOUT_SECONDS); ask again, or raise the timeout."
     if isinstance(exc, openai.AuthenticationError):

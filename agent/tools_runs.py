@@ -16,7 +16,6 @@ from agent.airflow_runs import dag_run_tasks, list_dag_runs
 from agent.tooling import Tool, ToolContext, ToolProblem, problem_of, schema
 from shared.platforms.adf import FACTORY_TYPE, AdfFactory
 from shared.platforms.common import parse_arm_id
-from shared.platforms.databricks import DatabricksWorkspace
 from shared.platforms.runs import PipelineRunsApi, activity_runs, iter_run_pages, moment
 from shared.platforms.synapse import SynapseWorkspace
 from shared.timeutil import parse_iso, to_iso, utc_now
@@ -119,6 +118,8 @@ def databricks_runs(ctx: ToolContext, since: datetime, until: datetime, job: str
         raise ToolProblem("unavailable", "DATABRICKS_HOST is not set")
     rows: list[dict[str, Any]] = []
     try:
+        from shared.platforms.databricks import DatabricksWorkspace  # databricks-sdk loads only when used
+
         workspace = DatabricksWorkspace(ctx.settings)
         for run in workspace.failed_runs(int(since.timestamp() * 1000), int(until.timestamp() * 1000)):
             name = str(run.get("run_name") or run.get("job_id") or "")
@@ -172,6 +173,8 @@ def databricks_run(ctx: ToolContext, run_id: str) -> dict[str, Any]:
     if not run_id.isdigit():
         raise ToolProblem("invalid_arguments", "a Databricks run id is a number")
     try:
+        from shared.platforms.databricks import DatabricksWorkspace  # databricks-sdk loads only when used
+
         workspace = DatabricksWorkspace(ctx.settings)
         run = workspace.get_run(int(run_id))
         tasks: list[dict[str, Any]] = []

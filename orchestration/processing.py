@@ -207,10 +207,9 @@ def _store_one_by_one(services: Services, incident_id: str, fields: dict[str, An
         try:
             services.incidents.update_fields(incident_id, **{name: value})
         except Exception as exc:
-            action = {"verdict": AuditAction.ANALYSIS_FAILED, "analysis": AuditAction.ANALYSIS_FAILED,
-                      "remediation": AuditAction.REMEDIATION_FAILED}.get(name, AuditAction.NOTIFICATION_FAILED)
-            trail.stage(action, "processor",
-                        f"the result {name!r} could not be stored: {type(exc).__name__}: {str(exc)[:500]}")
+            action, stage = trail.field_owners.get(name, (AuditAction.ANALYSIS_FAILED, "processor"))
+            trail.stage(action, stage, f"stage {stage} ran but its result {name!r} could not be stored: "
+                                       f"{type(exc).__name__}: {str(exc)[:500]}")
 
 
 class _Trail:
@@ -223,6 +222,8 @@ class _Trail:
         self.repair = repair
         self.entries: list[AuditEntry] = []
         self._existing: set[str] | None = None
+        # Which stage gave each field (its failure action and name), to audit a field that cannot be stored.
+        self.field_owners: dict[str, tuple[AuditAction, str]] = {}
 
     def add(self, action: AuditAction, reason: str, details: dict[str, Any]) -> None:
         """An entry about this alert (`alert_id` in its details); on a repair only when not written before."""
@@ -267,6 +268,7 @@ def _run_stages(services: Services, incident: Incident, failure: Failure, trail:
             continue
         if result.fields:
             fields.update(result.fields)
+            trail.field_owners.update(dict.fromkeys(result.fields, (stage.failure_action, stage.name)))
             incident = replace(incident, **{k: v for k, v in result.fields.items() if k in _INCIDENT_FIELDS})
         for action, reason, details in result.audit:
             trail.stage(action, stage.name, reason, details)

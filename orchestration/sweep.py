@@ -26,7 +26,7 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
@@ -38,10 +38,12 @@ from shared.identity import incident_identity
 from shared.models import Failure, Platform, Source
 from shared.platforms.adf import AdfFactory
 from shared.platforms.common import error_text
-from shared.platforms.databricks import DatabricksWorkspace
 from shared.platforms.runs import PipelineRunsApi, iter_run_pages, moment, reported_by_parent
 from shared.platforms.synapse import SynapseWorkspace
 from shared.timeutil import to_iso, utc_now
+
+if TYPE_CHECKING:
+    from shared.platforms.databricks import DatabricksWorkspace
 
 log = logging.getLogger(__name__)
 WATERMARK_PARTITION = "sweep-watermark"
@@ -140,6 +142,8 @@ def run(services: Services, *, now: datetime | None = None) -> SweepReport:
             continue
         report.targets.append(_sweep(services, state, target, api.platform, _pipeline_runs(api), budget, now, api))
     if settings.sweep_databricks:
+        from shared.platforms.databricks import DatabricksWorkspace  # databricks-sdk loads only when swept
+
         workspace = DatabricksWorkspace(settings)
         target = f"databricks:{workspace.host}"
         report.targets.append(_sweep(services, state, target, "databricks", _databricks_runs(workspace, settings),

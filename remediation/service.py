@@ -121,17 +121,20 @@ class RemediationService:
         if owner is not None and owner[0] != incident.id:
             plan = Plan(PlanKind.NOTHING, f"run {incident.run_id} is remediation attempt {owner[1]} of incident "
                         f"{owner[0]}, which verifies it and decides the next step", mode=self.policy.mode.value)
+            history = None
         else:
-            plan = self.plan(incident)
+            history = self.history(incident)
+            plan = decide(incident, history, self.policy, self.clock())
         # Only the first planning counts: a concurrent redelivery of the same alert must not replace a plan.
-        self.carry_out(incident, plan, expect=lambda rem: not rem.get("state"))
+        self.carry_out(incident, plan, expect=lambda rem: not rem.get("state"), history=history)
         return plan
 
     def carry_out(self, incident: Incident, plan: Plan, *, expect: Callable[[dict[str, Any]], bool] | None = None,
-                  extra: dict[str, Any] | None = None) -> None:
+                  extra: dict[str, Any] | None = None, history: History | None = None) -> None:
         """Record `plan` on the incident and do what it says (enqueue, ask for approval, escalate, or nothing).
-        `expect(remediation)` guards against a plan that changed meanwhile."""
-        history = self.history(incident, plan.attempt - 1)
+        `expect(remediation)` guards against a plan that changed meanwhile; `history` is the one the plan was
+        decided on, when the caller has it (saves reading the breakers and figures again)."""
+        history = history or self.history(incident, plan.attempt - 1)
         base = {"plan_id": uuid.uuid4().hex, "plan": plan.to_dict(), "reason": plan.reason, "attempt": plan.attempt,
                 "figures": self.figures_of(history), "decided_at": to_iso(self.clock()), **(extra or {})}
         expect = expect or (lambda rem: True)

@@ -78,10 +78,12 @@ class AuditLog:
                                details=entry.details)
             details_json = redact_text(json.dumps(entry.details, default=str))
             if len(details_json) > DETAILS_CAP:
-                details_json = json.dumps({"truncated": details_json[:DETAILS_CAP]})
+                # Half: dumping the cut text again doubles every quote and backslash (a property holds 32K).
+                details_json = json.dumps({"truncated": details_json[:DETAILS_CAP // 2]})
             rows.append({
                 "PartitionKey": subject_id, "RowKey": f"{entry.time}|{uuid.uuid4().hex[:12]}",
-                "action": entry.action.value, "actor": entry.actor, "reason": entry.reason, "time": entry.time,
+                "action": entry.action.value, "actor": entry.actor[:TEXT_CAP], "reason": entry.reason,
+                "time": entry.time,
                 "details_json": details_json,
             })
             stored.append(entry)

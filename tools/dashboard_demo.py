@@ -64,6 +64,8 @@ DEMO: tuple[DemoFailure, ...] = (
 
 def _stages(svc: Services, incident_id: str, failure: Failure) -> None:
     for stage in svc.stages:
+        if stage.name == "remediation":  # demo history has its outcomes written below; nothing is to be run
+            continue
         incident = svc.incidents.get(incident_id)
         if incident is None or (stage.owns and getattr(incident, stage.owns, None) is not None):
             continue
@@ -104,8 +106,9 @@ def seed(svc: Services, now: datetime | None = None, rounds: int = 3) -> list[st
                 continue
             svc.audit.append(incident.id, AuditAction.INCIDENT_CREATED, "processor",
                              f"first report (alert demo-alert-{run_id})", time=to_iso(first))
-            svc.incidents.update_fields(incident.id, team=TEAMS[demo.platform], owner=f"{demo.pipeline}-owner")
             _stages(svc, incident.id, failure)
+            # After the stages: the demo's own teams win over what routing.toml gives these made-up pipelines.
+            svc.incidents.update_fields(incident.id, team=TEAMS[demo.platform], owner=f"{demo.pipeline}-owner")
             _outcome(svc, incident.id, demo.outcome, first)
     return ids
 

@@ -26,7 +26,7 @@ def sim() -> Iterator[AdfSimulator]:
 
 def test_mcp_lists_the_tools_with_hints_and_answers_a_call(sim: AdfSimulator) -> None:
     contoso_factory(sim).add_failed_run("IngestOrders", "AccountKey=McpSecret0123456789==; status code Unauthorized")
-    settings = sim_settings(ARM_ENDPOINT=sim.url, SWEEP_FACTORIES=FACTORY_ID)
+    settings = sim_settings(ARM_ENDPOINT=sim.url, SWEEP_FACTORIES=FACTORY_ID, ALLOWED_RESOURCES=FACTORY_ID)
     server = build_server(build_toolbox(ToolContext(settings)))
 
     async def session() -> None:
