@@ -11,6 +11,7 @@ import pytest
 from dashboard import listing
 from orchestration.runtime import Services
 
+
 def _token(value: object) -> str:
     return base64.urlsafe_b64encode(json.dumps(value).encode()).decode()
 
