@@ -19,6 +19,11 @@ from shared.trendstats import IncidentStats
 DEFAULT_PAGE = 50
 MAX_PAGE = 1000
 MAX_FILTER = 200
+MAX_TOKEN = 2048
+# Times a filter may name: the index keys (inverted days / milliseconds) keep their order inside this range, and
+# to_iso / parse_iso round-trip it; a bound outside is moved to the edge (it selects the same rows).
+EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 TOP_PIPELINES = 8
 
 
@@ -33,13 +38,12 @@ def _time(params: Mapping[str, str], name: str, end_of_day: bool = False) -> str
     if not raw:
         return ""
     try:
-        moment = parse_iso(raw)
+        moment = parse_iso(raw).astimezone(UTC)
         if end_of_day and len(raw) == 10:  # a bare date as the upper bound means that whole day
             moment += timedelta(days=1, milliseconds=-1)
-        return to_iso(moment)
-    except (ValueError, OverflowError) as exc:  # OverflowError: a valid time that cannot be expressed in UTC
-        raise BadQuery(f"invalid_{name}", f"{name} must be an ISO-8601 time or date between years 1 and 9999 UTC, "
-                       f"got {raw[:40]!r}") from exc
+    except (ValueError, OverflowError) as exc:
+        raise BadQuery(f"invalid_{name}", f"{name} must be an ISO-8601 time or date, got {raw[:40]!r}") from exc
+    return to_iso(min(max(moment, EARLIEST), LATEST))
 
 
 ALLOWED_FILTER_VALUES: dict[str, tuple[str, ...]] = {
@@ -83,12 +87,17 @@ def encode_token(token: Any) -> str | None:
 def decode_token(token: str | None) -> Any:
     if not token:
         return None
+    invalid = BadQuery("invalid_continuation", "continuation token is not valid")
+    if len(token) > MAX_TOKEN:
+        raise invalid
     try:
         value = json.loads(base64.urlsafe_b64decode(token.encode()).decode())
     except (ValueError, UnicodeDecodeError) as exc:
-        raise BadQuery("invalid_continuation", "continuation token is not valid") from exc
-    if not isinstance(value, dict):
-        raise BadQuery("invalid_continuation", "continuation token is not valid")
+        raise invalid from exc
+    # Only what the table service hands out: its next partition and row keys, as strings.
+    if not isinstance(value, dict) or not set(value) <= {"PartitionKey", "RowKey"} or not all(
+            isinstance(v, str) for v in value.values()):
+        raise invalid
     return value
 
 

@@ -60,12 +60,17 @@ def list_page(req: func.HttpRequest) -> func.HttpResponse:
     return read_storage(query)
 
 
+def _storable_key(value: str) -> bool:
+    """Table Storage refuses keys with / \\ # ? or control characters (a 400 that would read as "storage down")."""
+    return 0 < len(value) <= 512 and not any(c in "/\\#?" or ord(c) < 32 or 127 <= ord(c) < 160 for c in value)
+
+
 def incident_page(req: func.HttpRequest) -> func.HttpResponse:
     incident_id = req.route_params.get("id", "")
     token, cookie = csrf.session_token(req.headers)
 
     def query(svc: Services) -> func.HttpResponse:
-        incident = svc.incidents.get(incident_id)
+        incident = svc.incidents.get(incident_id) if _storable_key(incident_id) else None
         if incident is None:
             return _html(pages.page_not_found(incident_id), status=404)
         return _html(pages.incident_page(incident, svc.audit.trail(incident_id), token), cookie)
@@ -145,7 +150,8 @@ def action(req: func.HttpRequest) -> func.HttpResponse:
     if refused:
         log.warning("dashboard %s refused: %s", name, refused)
         return _error(403, "csrf", refused)
-    if "application/json" not in (req.headers.get("content-type") or ""):
+    media_type = (req.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
         return _error(415, "unsupported_media_type", "send the action as application/json")
     forwarded = func.HttpRequest("POST", req.url, headers=dict(req.headers.items()), params={},
                                  route_params={"id": req.route_params.get("id", "")}, body=req.get_body())

@@ -54,9 +54,11 @@ def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _next_prefix(prefix: str) -> str:
-    """The smallest string greater than every string starting with `prefix`."""
-    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+def _next_prefix(prefix: str) -> str | None:
+    """The smallest string greater than every string starting with `prefix`; None when there is none (the prefix is
+    all U+10FFFF, the last code point)."""
+    kept = prefix.rstrip(chr(0x10FFFF))
+    return kept[:-1] + chr(ord(kept[-1]) + 1) if kept else None
 
 
 def plan_state(incident: Incident) -> str:
@@ -141,7 +143,8 @@ class ListQuery:
                 clauses.append(f"{name}_lc eq {_quote(value.lower())}")
         if self.pipeline_prefix:
             low = self.pipeline_prefix.lower()
-            clauses.append(f"pipeline_lc ge {_quote(low)} and pipeline_lc lt {_quote(_next_prefix(low))}")
+            high = _next_prefix(low)
+            clauses.append(f"pipeline_lc ge {_quote(low)}" + (f" and pipeline_lc lt {_quote(high)}" if high else ""))
         if self.retry_safe is not None:
             clauses.append(f"classified eq true and retry_safe eq {'true' if self.retry_safe else 'false'}")
         if self.since:

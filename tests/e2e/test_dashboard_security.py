@@ -89,3 +89,20 @@ def test_dashboard_actions_need_the_session_token_and_same_origin(keyed: tuple[s
     status, _, answer = http("POST", f"{url}/api/dashboard/incidents/{incident_id}/launch?code={KEY}", body,
                              {**json_type, "Cookie": cookie, "X-CSRF-Token": token})
     assert status == 404
+
+
+def test_an_id_table_storage_cannot_hold_is_404_not_503(keyed: tuple[str, str]) -> None:
+    url, _ = keyed
+    for raw in ("a%2Fb", "a%5Cb", "a%3Fb", "%7F"):
+        status, _, _ = http("GET", f"{url}/api/dashboard/incidents/{raw}?code={KEY}")
+        assert status == 404, raw
+
+
+def test_a_post_that_is_not_json_is_refused_even_with_the_token(keyed: tuple[str, str]) -> None:
+    url, incident_id = keyed
+    cookie, token = _session(url, incident_id)
+    action = f"{url}/api/dashboard/incidents/{incident_id}/acknowledge?code={KEY}"
+    for content_type in ("text/plain; application/json", "application/x-www-form-urlencoded; x=application/json"):
+        status, _, _ = http("POST", action, b'{"by": "dana"}', {"Content-Type": content_type, "Cookie": cookie,
+                                                                "X-CSRF-Token": token, "Origin": url})
+        assert status == 415, content_type
