@@ -160,6 +160,7 @@ def render(incident: Incident, event: Event, seq: int, *, incident_url: str = ""
         facts=[(label, _clean(value, 300, one_line=True)) for label, value in facts],
         error_text=_clean(incident.error_message or "no error text", ERROR_CAP),
         rca=_clean(_rca(incident)), plan=_clean(_plan(incident)), links=_links(incident, incident_url),
-        severity=severity, priority=priority, folded=[_clean(f, 120, one_line=True) for f in folded], recipients=dict(recipients or {}),
+        severity=severity, priority=priority, folded=[_clean(f, 120, one_line=True) for f in folded],
+        recipients=dict(recipients or {}),
         refs=dict(refs or {}), create_ticket=create_ticket,
     )
