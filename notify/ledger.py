@@ -8,6 +8,7 @@ at most once, the log of every attempt, bursts folded into one message, SLA brea
   PK = "burst|<digest>", RK = "<bucket>": the leader of a burst; RK = "<bucket>|m|<incident id>": members.
   PK = incident id, RK = "sla|<kind>": the breach of that SLA target was announced.
   PK = "jira", RK = <issue key>: the incident an issue belongs to (for the inbound webhook).
+  PK = "jira-webhook", RK = sha256 of a signed inbound body: handled already (replays change nothing).
 """
 
 from __future__ import annotations
@@ -133,6 +134,16 @@ class NotificationLedger:
             return True
         except ResourceExistsError:
             return False
+
+    def webhook_seen(self, digest: str) -> bool:
+        try:
+            self.table.get_entity("jira-webhook", digest)
+            return True
+        except ResourceNotFoundError:
+            return False
+
+    def remember_webhook(self, digest: str) -> None:
+        self.table.upsert_entity({"PartitionKey": "jira-webhook", "RowKey": digest, "time": utc_now_iso()})
 
     def remember_issue(self, key: str, incident_id: str) -> None:
         self.table.upsert_entity({"PartitionKey": "jira", "RowKey": key, "incident_id": incident_id})

@@ -15,6 +15,8 @@ from shared.redaction import redact_text
 
 ERROR_CAP = 8_000  # characters of error text any channel gets (channels trim further to their limits)
 TEXT_CAP = 2_000
+FOLDED_CAP = 20  # incident ids listed in a burst message; the count says how many more
+URL_CAP = 2_000  # Slack buttons take at most 3,000 characters; Teams and email are happy with this
 
 HEADLINE = {
     Event.OPENED: "Pipeline failed",
@@ -116,12 +118,12 @@ def _plan(incident: Incident) -> str:
 def _links(incident: Incident, incident_url: str) -> list[Link]:
     links: list[Link] = []
     for name, url in sorted((incident.links or {}).items()):
-        if isinstance(url, str) and url.startswith("https://"):
+        if isinstance(url, str) and url.startswith("https://") and len(url) <= URL_CAP:
             links.append(Link(f"Open {name.replace('_', ' ')}", redact_text(url)))
     if incident_url:
         links.append(Link("Open incident", incident_url.replace("{id}", incident.id)))
     approval = (incident.remediation or {}).get("approval_url")
-    if isinstance(approval, str) and approval.startswith(("https://", "http://")):
+    if isinstance(approval, str) and approval.startswith(("https://", "http://")) and len(approval) <= URL_CAP:
         links.append(Link("Approve remediation", redact_text(approval)))
     return links[:6]
 
@@ -146,8 +148,11 @@ def render(incident: Incident, event: Event, seq: int, *, incident_url: str = ""
     summary = f"{incident.platform} {where} run {incident.run_id or '-'}: {incident.error_code or 'error'}"
     if extra:
         summary += f" ({extra})"
+    folded = list(folded or [])
     if folded:
         summary += f"; {len(folded)} more incident(s) from the same resource in this burst"
+    if len(folded) > FOLDED_CAP:
+        folded = [*folded[:FOLDED_CAP], f"and {len(folded) - FOLDED_CAP} more"]
     return Message(
         incident_id=incident.id, seq=seq, event=event, status=incident.status,
         title=_clean(f"[{priority}] {HEADLINE[event]}: {where}", 250, one_line=True),
@@ -155,6 +160,7 @@ def render(incident: Incident, event: Event, seq: int, *, incident_url: str = ""
         facts=[(label, _clean(value, 300, one_line=True)) for label, value in facts],
         error_text=_clean(incident.error_message or "no error text", ERROR_CAP),
         rca=_clean(_rca(incident)), plan=_clean(_plan(incident)), links=_links(incident, incident_url),
-        severity=severity, priority=priority, folded=list(folded or []), recipients=dict(recipients or {}),
+        severity=severity, priority=priority, folded=[_clean(f, 120, one_line=True) for f in folded],
+        recipients=dict(recipients or {}),
         refs=dict(refs or {}), create_ticket=create_ticket,
     )

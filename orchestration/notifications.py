@@ -21,6 +21,7 @@ from notify.ledger import NotificationLedger
 from notify.message import RESOLVING, Message, render
 from notify.routing import load_or_shipped, route
 from orchestration.runtime import Services
+from shared.config import SETTINGS
 from shared.lifecycle import Event, is_unresolved
 from shared.models import Incident
 from shared.timeutil import parse_iso, utc_now
@@ -76,6 +77,15 @@ class Notifier:
         self.max_delay = s.int_setting("NOTIFY_MAX_RETRY_AFTER_SECONDS")
         self.retry_base = s.int_setting("NOTIFY_RETRY_BASE_SECONDS")
         self.incident_url = s.get("NOTIFY_INCIDENT_URL")
+        # This app's own secrets (routing key, tokens, webhook URLs) have shapes no redaction rule knows; a
+        # service that echoes the request in its error answer must not put them into the log.
+        values = {s.get(setting.name) for setting in SETTINGS if setting.secret}
+        self.secrets = sorted((v for v in values if len(v) >= 6), key=len, reverse=True)
+
+    def scrub(self, detail: str) -> str:
+        for secret in self.secrets:
+            detail = detail.replace(secret, "[REDACTED]")
+        return detail
 
     # --- fan-out -----------------------------------------------------------------------------
     def fan_out(self, message: EventMessage) -> list[str]:
@@ -217,6 +227,7 @@ class Notifier:
         return self._finish(job, result.status, result.detail, result.http_status)
 
     def _retry(self, job: DeliveryJob, detail: str, delay: float, http_status: int | None) -> str:
+        detail = self.scrub(detail)
         self.ledger.finish(job.incident_id, job.seq, job.channel, "retry", job.attempt)
         self.ledger.record(job.incident_id, seq=job.seq, event=job.event, channel=job.channel, attempt=job.attempt,
                            outcome="retry", detail=detail, http_status=http_status, retry_in=round(delay, 1))
@@ -226,6 +237,7 @@ class Notifier:
         return "retry"
 
     def _finish(self, job: DeliveryJob, outcome: str, detail: str, http_status: int | None = None) -> str:
+        detail = self.scrub(detail)
         self.ledger.finish(job.incident_id, job.seq, job.channel, outcome, job.attempt)
         self.ledger.record(job.incident_id, seq=job.seq, event=job.event, channel=job.channel, attempt=job.attempt,
                            outcome=outcome, detail=detail, http_status=http_status)

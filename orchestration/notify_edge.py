@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterator
 from datetime import timedelta
@@ -40,13 +41,23 @@ def jira_webhook(req: func.HttpRequest) -> func.HttpResponse:
     if not change.done:
         return json_response(200, {"ignored": f"{change.key} is {change.status!r}, not done"})
 
+    digest = hashlib.sha256(body).hexdigest()
+
     def act(s: Services) -> func.HttpResponse:
-        incident_id = notifier(s).ledger.incident_of_issue(change.key) or change.incident_id
+        ledger = notifier(s).ledger
+        # Only an issue this app created (its key is in the ledger) moves an incident: a label can be put on
+        # any issue by anyone who edits issues, so it never decides which incident a webhook resolves.
+        incident_id = ledger.incident_of_issue(change.key)
         if not incident_id:
             return json_response(200, {"ignored": f"{change.key} belongs to no incident"})
+        # A signed body is valid forever: each one acts once (a replay after a reopen must not resolve again).
+        # Remembered after acting, so a delivery that failed on storage is still acted on when Jira retries.
+        if ledger.webhook_seen(digest):
+            return json_response(200, {"ignored": "this webhook delivery was handled already"})
         done = s.lifecycle.try_apply(incident_id, Event.RESOLVED, actor="jira",
                                      reason=f"Jira issue {change.key} moved to {change.status}",
                                      resolution=Resolution.BY_HAND.value, details={"jira_issue": change.key})
+        ledger.remember_webhook(digest)
         incident = s.incidents.get(incident_id)
         return json_response(200, {"incident_id": incident_id, "changed": done is not None,
                                    "status": incident.status if incident else None})

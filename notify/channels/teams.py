@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from notify.channels.base import Channel, Delivery, DeliveryError, HttpPoster, check_response
@@ -48,26 +49,47 @@ def envelope(content: dict[str, Any]) -> dict[str, Any]:
         {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": content}]}
 
 
+def encode(payload: dict[str, Any]) -> bytes:
+    """The bytes that go on the wire (measured and sent alike: `json=` would escape non-ASCII as 6 bytes)."""
+    return json.dumps(payload, ensure_ascii=False).encode("utf-8")
+
+
 def _size(payload: dict[str, Any]) -> int:
-    return len(json.dumps(payload, ensure_ascii=False).encode("utf-8"))
+    return len(encode(payload))
+
+
+def _shrink(text: str, fits: Any, what: str = "text") -> str:
+    """The longest prefix of `text` (marked as trimmed) for which `fits(prefix)` holds; "" if none does."""
+    if fits(text):
+        return text
+    keep = len(text)
+    while keep > 0:
+        keep = max(0, int(keep * 0.8) - 16)
+        cut = text[:keep] + f" … [{what} trimmed, full text on the incident]"
+        if fits(cut):
+            return cut
+    return ""
 
 
 def payload(message: Message, max_bytes: int = MAX_BYTES) -> dict[str, Any]:
-    """The webhook body, trimmed under `max_bytes` by cutting the error text (never the facts or links)."""
+    """The webhook body, trimmed under `max_bytes` by cutting the error text first; only when even an empty
+    error does not fit (outside texts that escape badly) the root cause and plan, then the fact values."""
     built = envelope(card(message))
     if _size(built) <= max_bytes:
         return built
-    error = message.error_text
-    empty = _size(envelope(card(message, error_text="")))
-    budget = max(0, max_bytes - empty - 64)
-    # JSON escaping and UTF-8 make characters cost up to 6 bytes: shrink until it fits (few rounds).
-    keep = min(len(error), budget)
-    while True:
-        cut = error[:keep] + " … [error text trimmed, full text on the incident]"
-        built = envelope(card(message, error_text=cut))
-        if _size(built) <= max_bytes or keep == 0:
-            return built
-        keep = max(0, int(keep * 0.8) - 16)
+
+    def fits(m: Message, error: str = "") -> bool:
+        return _size(envelope(card(m, error_text=error))) <= max_bytes
+
+    if not fits(message):
+        message = replace(message, rca=_shrink(message.rca, lambda t: fits(replace(message, rca=t, plan=""))))
+        message = replace(message, plan=_shrink(message.plan, lambda t: fits(replace(message, plan=t))))
+    for cap in (150, 60, 20):
+        if fits(message):
+            break
+        message = replace(message, facts=[(label, value[:cap]) for label, value in message.facts])
+    error = _shrink(message.error_text, lambda t: fits(message, t), "error text")
+    return envelope(card(message, error_text=error or "[error text trimmed, full text on the incident]"))
 
 
 class TeamsWorkflowsChannel(Channel):
@@ -80,7 +102,8 @@ class TeamsWorkflowsChannel(Channel):
         self.http = HttpPoster(timeout)
 
     def send(self, message: Message) -> Delivery:
-        resp = self.http.request("POST", self.url, "Teams workflow", json=payload(message))
+        resp = self.http.request("POST", self.url, "Teams workflow", data=encode(payload(message)),
+                                 headers={"Content-Type": "application/json; charset=utf-8"})
         check_response(resp, "Teams workflow")
         # A legacy connector URL answers 200 with "1"; a workflow 202. Anything else in a 200 is an error text.
         if resp.status_code == 200 and resp.text.strip() not in ("", "1"):

@@ -224,3 +224,24 @@ def test_a_resolution_right_after_the_escalation_still_closes_the_jira_issue(svc
     assert len(creates(caps)) == 1
     issue = caps.jira.issues["OPS-1"]
     assert len(issue["comments"]) == 1 and issue["status"] == "Done"
+
+
+def test_jira_webhook_resolves_only_the_incident_whose_issue_it_is_and_a_replay_changes_nothing(
+        svc: Services, caps: Captures) -> None:
+    victim = open_incident(svc)
+    # An issue this app never created, labelled with the victim's id by anyone who can edit labels.
+    forged = json.dumps({"webhookEvent": "jira:issue_updated", "timestamp": 1, "issue": {"key": "OTHER-9", "fields": {
+        "labels": [f"incident-{victim}"], "status": {"name": "Done", "statusCategory": {"key": "done"}}}}}).encode()
+    response = webhook(forged, sign("whsec-test", forged))
+    assert response.status_code == 200 and "ignored" in json.loads(response.get_body())
+    assert svc.incidents.get(victim).status == "open"  # type: ignore[union-attr]
+    # The real issue resolves it; after a reopen, replaying that signed body must not resolve it again.
+    svc.lifecycle.apply(victim, Event.ESCALATED, actor="remediation", reason="no attempts left")
+    drain(svc)
+    done = json.dumps({"webhookEvent": "jira:issue_updated", "timestamp": 2, "issue": {"key": "OPS-1", "fields": {
+        "labels": [], "status": {"name": "Done", "statusCategory": {"key": "done"}}}}}).encode()
+    assert json.loads(webhook(done, sign("whsec-test", done)).get_body())["status"] == "resolved"
+    svc.lifecycle.apply(victim, Event.REOPENED, actor="bob", reason="still failing")
+    replay = webhook(done, sign("whsec-test", done))
+    assert replay.status_code == 200 and "ignored" in json.loads(replay.get_body())
+    assert svc.incidents.get(victim).status == "open"  # type: ignore[union-attr]
