@@ -177,8 +177,10 @@ def show_remediation(base: str, timeout: float = 90) -> None:
     print(f"  -> {incident.get('status')} ({incident.get('resolution') or '-'}), attempts: "
           f"{[a.get('outcome') for a in rem.get('attempts', [])]}, time to recover {rem.get('time_to_recover_s')} s")
     status, listing = call("GET", f"{base}/api/incidents?pipeline=IngestOrders")
-    waiting = [i for i in (listing.get("items", []) if status == 200 else [])
-               if (i.get("remediation") or {}).get("state") == "waiting_approval"]
+    details = [call("GET", f"{base}/api/incidents/{i['id']}")[1] for i in (listing.get("items", []) if status == 200
+                                                                           else [])]  # list rows are summaries
+    waiting = [i for i in details if isinstance(i, dict)
+               and (i.get("remediation") or {}).get("state") == "waiting_approval"]
     if waiting:
         plan = waiting[0]["remediation"]
         print(f"\nWaiting for approval: incident {waiting[0]['id'][:12]}: {plan.get('reason', '')[:150]}")
