@@ -5,7 +5,8 @@ behind a proxy or with an auth backend that accepts bearer tokens). The version 
 (`GET /api/v2/version`, else v1) unless given. Plain urllib, with the bounded retries of
 common.CallOptions (429/503 Retry-After honoured up to the cap, timeouts retried).
 
-`clear_task_instances` defaults to a dry run, as Airflow itself does.
+`clear_task_instances` defaults to a dry run, as Airflow itself does; a real clear is sent once (a 5xx or
+a timeout is raised, not retried: the caller reconciles by reading the DAG run).
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from collections import Counter
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from shared.config import Settings
 from shared.platforms.common import CallOptions, require_secure_endpoint
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+MAX_LISTED = 100  # DAG runs / task instances read per call
+MAX_LOG_CHARS = 64_000  # the tail of a task log kept for its error
 
 
 class AirflowApiError(RuntimeError):
@@ -58,7 +61,8 @@ class AirflowApi:
         self._version = api_version
         self.calls: Counter[str] = Counter()
 
-    def _request(self, method: str, path: str, body: Any = None) -> Any:
+    def _request(self, method: str, path: str, body: Any = None, *, resend: bool = True) -> Any:
+        """One API call; `resend=False` for a call that changes something: sent once, any error raised."""
         headers = {"Accept": "application/json", "Content-Type": "application/json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
@@ -72,7 +76,7 @@ class AirflowApi:
             except urllib.error.HTTPError as err:
                 text = err.read().decode(errors="replace")[:500]
                 wait = _retry_after(err.headers.get("Retry-After"))
-                last = attempt == self.options.max_retries
+                last = attempt == self.options.max_retries or not resend
                 if err.code not in RETRY_STATUSES or last or (wait or 0) > self.options.max_retry_after_s:
                     if 300 <= err.code < 400:
                         text = (f"redirect to {err.headers.get('Location')!r} not followed (the bearer token is "
@@ -108,14 +112,55 @@ class AirflowApi:
         result: dict[str, Any] = self._request("GET", path) or {}
         return result
 
-    def clear_task_instances(self, dag_id: str, dag_run_id: str, task_ids: list[str], *, dry_run: bool = True,
-                             only_failed: bool = True, include_downstream: bool = True) -> list[dict[str, Any]]:
-        """Clear (= rerun) failed task instances of one DAG run; returns what was (or would be) cleared."""
+    def _run_path(self, dag_id: str, dag_run_id: str) -> str:
+        return f"/api/{self.api_version}/dags/{quote(dag_id, safe='')}/dagRuns/{quote(dag_run_id, safe='')}"
+
+    def get_dag_run(self, dag_id: str, dag_run_id: str) -> dict[str, Any]:
+        self.calls["dagRun"] += 1
+        result: dict[str, Any] = self._request("GET", self._run_path(dag_id, dag_run_id)) or {}
+        return result
+
+    def dag_runs(self, dag_id: str, *, state: str, start_date_gte: str | None = None,
+                 limit: int = MAX_LISTED) -> list[dict[str, Any]]:
+        """DAG runs of one DAG in `state`, newest start first, at most `limit` (one page)."""
+        self.calls["dagRuns"] += 1
+        query = {"state": state, "order_by": "-start_date", "limit": str(min(limit, MAX_LISTED))}
+        if start_date_gte:
+            query["start_date_gte"] = start_date_gte
+        path = f"/api/{self.api_version}/dags/{quote(dag_id, safe='')}/dagRuns?{urlencode(query)}"
+        return list((self._request("GET", path) or {}).get("dag_runs") or [])
+
+    def task_instances(self, dag_id: str, dag_run_id: str) -> list[dict[str, Any]]:
+        self.calls["taskInstances"] += 1
+        path = f"{self._run_path(dag_id, dag_run_id)}/taskInstances?limit={MAX_LISTED}"
+        return list((self._request("GET", path) or {}).get("task_instances") or [])
+
+    def task_log(self, dag_id: str, dag_run_id: str, task_id: str, try_number: int) -> str:
+        """The tail of one try's log as text (v1: a string; v2: structured events or strings)."""
+        self.calls["taskLog"] += 1
+        path = (f"{self._run_path(dag_id, dag_run_id)}/taskInstances/{quote(task_id, safe='')}/logs/"
+                f"{int(try_number)}?full_content=false")
+        content = (self._request("GET", path) or {}).get("content")
+        if isinstance(content, list):
+            lines = [str(e.get("event") or "") if isinstance(e, dict) else str(e) for e in content[-2000:]]
+            content = "\n".join(lines)
+        return str(content or "")[-MAX_LOG_CHARS:]
+
+    def clear_task_instances(self, dag_id: str, dag_run_id: str, task_ids: list[str] | None = None, *,
+                             dry_run: bool = True, only_failed: bool = True,
+                             include_downstream: bool = False) -> list[dict[str, Any]]:
+        """Clear (= rerun) the failed task instances of ONE DAG run (dag_run_id is always sent: without it
+        Airflow clears every run in the date range); returns what was (or would be) cleared. A real clear is
+        sent once."""
+        if not dag_run_id:
+            raise ValueError("a DAG run id is required: without it Airflow would clear every run of the DAG")
         self.calls["clearTaskInstances"] += 1
-        body = {"dry_run": dry_run, "dag_run_id": dag_run_id, "task_ids": task_ids, "only_failed": only_failed,
-                "include_downstream": include_downstream, "reset_dag_runs": True}
+        body: dict[str, Any] = {"dry_run": dry_run, "dag_run_id": dag_run_id, "only_failed": only_failed,
+                                "include_downstream": include_downstream, "reset_dag_runs": True}
+        if task_ids:
+            body["task_ids"] = task_ids
         result = self._request("POST", f"/api/{self.api_version}/dags/{quote(dag_id, safe='')}/clearTaskInstances",
-                               body) or {}
+                               body, resend=dry_run) or {}
         return list(result.get("task_instances") or [])
 
     def task_link(self, dag_id: str, dag_run_id: str, task_id: str) -> str:

@@ -6,7 +6,10 @@ authenticated with DATABRICKS_TOKEN when set, else with an Entra ID token from a
 REST JSON (`.as_dict()`, snake_case), the same shapes as the documented API samples.
 
 The SDK retries 429/503 itself (honouring Retry-After) and timeouts, until its
-`retry_timeout_seconds`; we bound that with the ENRICHMENT_* settings.
+`retry_timeout_seconds`; we bound that with the ENRICHMENT_* settings. Calls that start work
+(runs/repair, clusters/start) go through a second client whose clock refuses every retry
+(`NoResendClock`): the SDK would otherwise resend the POST after a 503 or an "Unexpected error" 500,
+and a repair has no idempotency token.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ FAILED_RESULT_STATES = frozenset({"FAILED", "TIMEDOUT", "UPSTREAM_FAILED", "MAXI
 FAILED_LIFE_CYCLE_STATES = frozenset({"INTERNAL_ERROR"})
 MAX_TASK_PAGES = 100  # runs/get pages of 100 tasks: a guard against a token that never ends
 MAX_LISTED_RUNS = 25_000  # runs/list: 1,000 pages of 25
+MAX_JOB_RUNS = 200  # runs of one job looked at before acting
 _clients = ClientCache()
 
 
@@ -56,6 +60,17 @@ class CappedRetryAfterClock(Clock):
         time.sleep(seconds)
 
 
+class NoResendClock(CappedRetryAfterClock):
+    """For calls that start work: the SDK's retry loop sleeps before resending; this clock raises the
+    error being retried instead, so a POST is sent at most once and the caller sees the first error."""
+
+    def sleep(self, seconds: float) -> None:
+        err = sys.exc_info()[1]
+        if err is not None:
+            raise err
+        raise RuntimeError("refusing to resend a call that starts work")
+
+
 class EntraIdStrategy(CredentialsStrategy):
     """Databricks auth with an azure-identity credential (managed identity, az login, ...)."""
 
@@ -72,7 +87,9 @@ class EntraIdStrategy(CredentialsStrategy):
         return headers
 
 
-def workspace_client(settings: Settings, credential: TokenCredential | None = None) -> WorkspaceClient:
+def workspace_client(settings: Settings, credential: TokenCredential | None = None, *,
+                     resend: bool = True) -> WorkspaceClient:
+    """The cached client; `resend=False` gives one that never retries (for calls that start work)."""
     host = settings.get("DATABRICKS_HOST").strip().rstrip("/")
     if not host:
         raise ValueError("DATABRICKS_HOST is not set: the Databricks workspace URL is needed to fetch run errors")
@@ -84,14 +101,14 @@ def workspace_client(settings: Settings, credential: TokenCredential | None = No
         common: dict[str, Any] = {
             "host": host, "http_timeout_seconds": options.timeout_s, "product": "pipeline-incidents",
             "retry_timeout_seconds": max(1, int(options.timeout_s * (options.max_retries + 1))),
-            "clock": CappedRetryAfterClock(options.max_retry_after_s),
+            "clock": (CappedRetryAfterClock if resend else NoResendClock)(options.max_retry_after_s),
         }
         if token:
             return WorkspaceClient(config=Config(token=token, auth_type="pat", **common))
         strategy = EntraIdStrategy(azure_credential(host, credential))
         return WorkspaceClient(config=Config(credentials_strategy=strategy, **common))
 
-    return _clients.get((host, token, options, id(credential) if credential else None), build)
+    return _clients.get((host, token, options, id(credential) if credential else None, resend), build)
 
 
 def run_failed(state: dict[str, Any] | None) -> bool:
@@ -100,8 +117,14 @@ def run_failed(state: dict[str, Any] | None) -> bool:
             or str(state.get("life_cycle_state") or "") in FAILED_LIFE_CYCLE_STATES)
 
 
-def _task_key(task: dict[str, Any]) -> Any:
-    return task.get("run_id") if task.get("run_id") is not None else (task.get("task_key"), task.get("attempt_number"))
+def _item_key(array: str, item: dict[str, Any]) -> Any:
+    """Identity of one element of a paged runs/get array (tasks, iterations, repair_history)."""
+    if array == "repair_history":
+        return ("repair", item.get("id"), item.get("type"), item.get("start_time"))
+    return item.get("run_id") if item.get("run_id") is not None else (item.get("task_key"), item.get("attempt_number"))
+
+
+PAGED_ARRAYS = ("tasks", "iterations", "repair_history")
 
 
 class DatabricksWorkspace:
@@ -113,6 +136,7 @@ class DatabricksWorkspace:
         self._settings = settings
         self._credential = credential
         self._client: WorkspaceClient | None = None
+        self._once_client: WorkspaceClient | None = None
         self.host = settings.get("DATABRICKS_HOST").strip().rstrip("/")
         self.calls: Counter[str] = Counter()
 
@@ -122,40 +146,49 @@ class DatabricksWorkspace:
             self._client = workspace_client(self._settings, self._credential)
         return self._client
 
+    @property
+    def once_client(self) -> WorkspaceClient:
+        """The client for calls that start work: each request is sent at most once (no SDK retry)."""
+        if self._once_client is None:
+            self._once_client = workspace_client(self._settings, self._credential, resend=False)
+        return self._once_client
+
     def workspace_id(self) -> str:
         self.calls["workspaceId"] += 1
         return str(self.client.get_workspace_id())
 
-    def get_run(self, run_id: int) -> dict[str, Any]:
-        """runs/get, with every page of tasks (the API pages arrays longer than 100).
+    def get_run(self, run_id: int, *, include_history: bool = False) -> dict[str, Any]:
+        """runs/get, with every page of tasks (and of repair_history when asked; the API pages arrays
+        longer than 100).
 
         Pages are fetched one request at a time (the SDK's own get_run follows next_page_token with no
         bound): paging stops at a repeated token, a page with no new task / iteration, or MAX_TASK_PAGES."""
         self.calls["runs/get"] += 1
-        run = self._run_page(run_id, None)
+        run = self._run_page(run_id, None, include_history)
         token = run.pop("next_page_token", None)
         tokens: set[str] = set()
-        seen = {_task_key(t) for key in ("tasks", "iterations") for t in run.get(key) or []}
+        seen = {_item_key(key, t) for key in PAGED_ARRAYS for t in run.get(key) or []}
         for _ in range(MAX_TASK_PAGES):
             if not token or token in tokens:  # a repeated token would loop forever
                 break
             tokens.add(token)
             self.calls["runs/get"] += 1
-            more = self._run_page(run_id, token)
+            more = self._run_page(run_id, token, include_history)
             progress = False
-            for key in ("tasks", "iterations"):
-                new = [t for t in more.get(key) or [] if _task_key(t) not in seen]
+            for key in PAGED_ARRAYS:
+                new = [t for t in more.get(key) or [] if _item_key(key, t) not in seen]
                 if new:
                     progress = True
-                    seen.update(_task_key(t) for t in new)
+                    seen.update(_item_key(key, t) for t in new)
                     run[key] = [*(run.get(key) or []), *new]
             if not progress:  # a page with nothing new: the server is not making progress
                 break
             token = more.get("next_page_token")
         return dict(run)
 
-    def _run_page(self, run_id: int, page_token: str | None) -> dict[str, Any]:
-        page: dict[str, Any] = jobs.JobsAPI.get_run(self.client.jobs, run_id, page_token=page_token).as_dict()
+    def _run_page(self, run_id: int, page_token: str | None, include_history: bool = False) -> dict[str, Any]:
+        page: dict[str, Any] = jobs.JobsAPI.get_run(self.client.jobs, run_id, page_token=page_token,
+                                                    include_history=include_history or None).as_dict()
         return page
 
     def get_run_output(self, task_run_id: int) -> dict[str, Any]:
@@ -198,11 +231,36 @@ class DatabricksWorkspace:
             if run_failed(data.get("state")):
                 yield data
 
-    def repair_run(self, run_id: int, *, rerun_all_failed_tasks: bool = True, rerun_tasks: list[str] | None = None,
-                   latest_repair_id: int | None = None) -> int:
-        """Repair a failed job run (rerun its failed tasks); returns the repair id. Does not wait."""
+    def job_runs(self, job_id: int, *, start_ms: int, active_only: bool = False,
+                 limit: int = MAX_JOB_RUNS) -> list[dict[str, Any]]:
+        """Runs of one job that started at or after start_ms (newest first), at most `limit`."""
+        self.calls["runs/list"] += 1
+        found: list[dict[str, Any]] = []
+        seen: set[Any] = set()
+        for run in self.client.jobs.list_runs(job_id=job_id, active_only=active_only or None,
+                                              start_time_from=start_ms, limit=25):
+            data = run.as_dict()
+            if data.get("run_id") in seen or len(found) >= limit:
+                break  # a page seen before, or enough
+            seen.add(data.get("run_id"))
+            found.append(data)
+        return found
+
+    def repair_run(self, run_id: int, *, latest_repair_id: int | None = None,
+                   rerun_dependent_tasks: bool = True) -> int:
+        """Repair a failed job run: rerun all its failed tasks (and the tasks depending on them); returns the
+        repair id. Sent at most once (no SDK retry): any error leaves the caller to reconcile. Does not wait."""
         self.calls["runs/repair"] += 1
-        waiter = self.client.jobs.repair_run(run_id, rerun_all_failed_tasks=None if rerun_tasks else
-                                             rerun_all_failed_tasks, rerun_tasks=rerun_tasks,
-                                             latest_repair_id=latest_repair_id)
+        waiter = self.once_client.jobs.repair_run(run_id, rerun_all_failed_tasks=True,
+                                                  rerun_dependent_tasks=rerun_dependent_tasks,
+                                                  latest_repair_id=latest_repair_id)
         return int(waiter.response.repair_id or 0) if waiter.response is not None else 0
+
+    def get_cluster(self, cluster_id: str) -> dict[str, Any]:
+        self.calls["clusters/get"] += 1
+        return dict(self.client.clusters.get(cluster_id).as_dict())
+
+    def start_cluster(self, cluster_id: str) -> None:
+        """clusters/start (a terminated all-purpose cluster); sent at most once. Does not wait."""
+        self.calls["clusters/start"] += 1
+        self.once_client.clusters.start(cluster_id)
