@@ -360,6 +360,7 @@ class Steps:
 
     def _retry_later(self, step: str, incident_id: str, plan_id: str, attempt: int, checks: int, since: str | None,
                      why: str) -> str:
+        why = redact_text(why)[:1000]
         if self.deadline_passed(since):
             reason = f"{why}; the deadline passed, escalating"
             state = PlanState.PLANNED if step == "act" else PlanState.REMEDIATING

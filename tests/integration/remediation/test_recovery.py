@@ -3,6 +3,7 @@ call), and an unknown start that must not be sent again once acting is no longer
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -68,3 +69,17 @@ def test_an_unknown_start_is_not_sent_again_once_acting_is_no_longer_allowed(mak
     runner.drain(lambda: claim_state() != "unknown", timeout=30)
     assert env.sim.counts["createRun"] == 1
     assert claim_state() == "refused"
+
+
+def test_an_escalation_reason_with_a_secret_is_stored_redacted(make_env: Callable[..., Env]) -> None:
+    env = make_env()
+    incident_id = env.fail()
+    secret = "hunter2-very-secret"
+    reason = f"looking at the platform failed: HttpResponseError: denied for password={secret}"
+    env.service.escalate(incident_id, reason, lambda current: {**(current.remediation or {}), "state": "escalated"},
+                         {})
+    incident = env.incident(incident_id)
+    assert incident.status == "escalated"
+    rows = env.services.incidents.events(incident_id)
+    assert rows[-1]["event"] == "escalated" and "password=" in rows[-1]["reason"]
+    assert secret not in json.dumps(rows, default=str)
