@@ -30,6 +30,7 @@ from shared.incidents import IncidentStore, Transitioned
 from shared.lifecycle import Event, PlanState
 from shared.models import AuditAction, Incident
 from shared.records import AuditLog
+from shared.redaction import redact_text
 from shared.timeutil import parse_iso, to_iso, utc_now
 from shared.transitions import Lifecycle
 
@@ -282,6 +283,9 @@ class RemediationService:
             fields["remediation"] = new  # read by IncidentStore.transition after the guard passed
             return True
 
+        # Reasons carry platform error text (exceptions, run messages): the event row and the resolution reason
+        # are stored as given, so secrets are taken out here.
+        reason = redact_text(reason)
         apply = self.lifecycle.apply if strict else self.lifecycle.try_apply
         return apply(incident_id, event, actor=ACTOR if event not in (Event.APPROVED, Event.REJECTED)
                      else str((details or {}).get("approved_by") or (details or {}).get("rejected_by") or ACTOR),

@@ -33,6 +33,8 @@ ARM_PLATFORMS = ("adf", "synapse")
 RECONCILE_DELAY_S = 15
 RECONCILE_CHECKS = 4  # reconcile reads before an unknown start is taken as not started
 MAX_CHECK_DELAY_S = 900
+# A claim older than this belongs to a worker that is gone: host.json functionTimeout (10 min) ends any worker.
+CLAIM_GRACE_S = 660
 
 
 class BadStep(ValueError):
@@ -111,8 +113,9 @@ class Steps:
         except NoExecutor as exc:
             self.s.escalate(incident_id, str(exc), self._state(plan_id, PlanState.ESCALATED, PlanState.PLANNED), {})
             return str(exc)
-        if self.s.store.get_claim(incident_id, attempt) is not None:
-            return f"attempt {attempt} is already claimed: nothing more to do"
+        existing = self.s.store.get_claim(incident_id, attempt)
+        if existing is not None:
+            return self.resume(incident, existing, plan_id, checks)
         try:
             seen = executor.look(incident, plan.action)
         except Exception as exc:
@@ -170,31 +173,69 @@ class Steps:
 
     def started(self, incident: Incident, claim: Claim, submission: Submission, plan_id: str,
                 adopted: str | None = None) -> None:
-        now = to_iso(self.s.clock())
         moved = self.s.store.move_claim(claim, ("claimed", "unknown"), state="started", run_ref=submission.run_ref,
-                                        started_at=now, calls=submission.calls)
+                                        started_at=to_iso(self.s.clock()), calls=submission.calls)
         if moved is None:
             return
         if submission.run_ref.get("run_id"):
             self.s.store.note_run(str(submission.run_ref["run_id"]), incident.id, claim.attempt)
-        self.s.store.bump_stats(self.s.keys(incident), "attempts")
-        what = f"adopted the run made by hand ({adopted})" if adopted else f"{submission.action} started"
-        self.call_audit(incident.id, f"attempt {claim.attempt}: {what}",
-                        {"attempt": claim.attempt, "run_ref": submission.run_ref, "calls": submission.calls})
-        entry = {"attempt": claim.attempt, "action": submission.action, "run_ref": submission.run_ref,
-                 "started_at": now, "adopted": bool(adopted), "outcome": "running"}
+        self.record_started(incident, moved, plan_id, submission.calls, adopted)
+
+    def record_started(self, incident: Incident, claim: Claim, plan_id: str, calls: list[dict[str, Any]],
+                       adopted: str | None = None) -> bool:
+        """The plan moves to `remediating` with the attempt's run, and verification is scheduled -- once: the
+        transition is guarded on the plan still being `planned`, so a worker resuming a half-recorded attempt
+        and the worker that started it cannot both record it."""
+        what = f"adopted the run made by hand ({adopted})" if adopted else f"{claim.action} started"
+        entry = {"attempt": claim.attempt, "action": claim.action, "run_ref": claim.run_ref,
+                 "started_at": claim.started_at, "adopted": bool(adopted), "outcome": "running"}
 
         def change(current: Incident) -> dict[str, Any] | None:
             rem = current.remediation or {}
-            if rem.get("plan_id") != plan_id:
+            if rem.get("plan_id") != plan_id or rem.get("state") != PlanState.PLANNED:
                 return None
-            runs = [*rem.get("known_runs", []), *[str(v) for k, v in submission.run_ref.items() if k == "run_id"]]
+            runs = [*rem.get("known_runs", []), *[str(v) for k, v in claim.run_ref.items() if k == "run_id"]]
             return {**rem, "state": PlanState.REMEDIATING.value, "known_runs": runs,
                     "attempts": [*rem.get("attempts", []), entry]}
 
-        self.s.transition(incident.id, Event.REMEDIATION_STARTED, f"attempt {claim.attempt}: {what}", change,
-                          {"attempt": claim.attempt, "run_ref": submission.run_ref})
+        done = self.s.transition(incident.id, Event.REMEDIATION_STARTED, f"attempt {claim.attempt}: {what}", change,
+                                 {"attempt": claim.attempt, "run_ref": claim.run_ref})
+        if done is None:
+            return False
+        self.s.store.bump_stats(self.s.keys(incident), "attempts")
+        self.call_audit(incident.id, f"attempt {claim.attempt}: {what}",
+                        {"attempt": claim.attempt, "run_ref": claim.run_ref, "calls": calls})
         self.s.send("verify", self.check_delay(0), incident.id, plan_id, claim.attempt)
+        return True
+
+    def resume(self, incident: Incident, claim: Claim, plan_id: str, checks: int) -> str:
+        """The plan is still `planned` but its attempt is claimed: a worker is acting right now, or one died
+        between the claim and recording the outcome (the host redelivers its message; the claim is left).
+        Pick up where it stopped, and never call again without reconciling with the platform first."""
+        if claim.state == "started":
+            if claim.run_ref.get("run_id"):
+                self.s.store.note_run(str(claim.run_ref["run_id"]), incident.id, claim.attempt)
+            recorded = self.record_started(incident, claim, plan_id, [])
+            return f"attempt {claim.attempt} had started: {'recorded' if recorded else 'already recorded'}"
+        if claim.state in ("failed", "refused"):
+            reason = f"attempt {claim.attempt} ended {claim.state} before its outcome was recorded"
+            self.s.escalate(incident.id, reason, self._state(plan_id, PlanState.ESCALATED, PlanState.PLANNED), {})
+            return reason
+        if claim.state not in ("claimed", "unknown"):
+            return f"attempt {claim.attempt} is already {claim.state}: nothing more to do"
+        age = seconds_since(claim.claimed_at, self.s.clock())
+        if age < CLAIM_GRACE_S:
+            # Possibly a live worker (its call is bounded by the function timeout): look again once it cannot be.
+            delay = int(CLAIM_GRACE_S - age) + 1
+            self.s.send("act", delay, incident.id, plan_id, claim.attempt, checks=checks + 1)
+            return f"attempt {claim.attempt} is already claimed: looking again in {delay} s"
+        if claim.state == "claimed" and self.s.store.move_claim(claim, ("claimed",), state="unknown") is None:
+            return f"attempt {claim.attempt} moved meanwhile: nothing more to do"
+        self.call_audit(incident.id, f"attempt {claim.attempt} was claimed at {claim.claimed_at} and never recorded "
+                        "(the worker died): reconciling with the platform before anything is tried again",
+                        {"attempt": claim.attempt})
+        self.s.send("reconcile", 0, incident.id, plan_id, claim.attempt)
+        return "resumed: reconciling"
 
     # --- reconcile ------------------------------------------------------------------------
     def reconcile(self, incident_id: str, plan_id: str, attempt: int, checks: int) -> str:
@@ -212,14 +253,35 @@ class Steps:
         if checks + 1 < RECONCILE_CHECKS:
             self.s.send("reconcile", self.reconcile_delay(checks + 1), incident_id, plan_id, attempt, checks=checks + 1)
             return "reconcile: nothing yet"
-        # The platform shows no run for this attempt after several reads: it did not start. Submit again, still
-        # under the same claim (only the worker that moves the claim back may do so).
+        # The platform shows no run for this attempt after several reads: it did not start. Submit again -- only if
+        # acting is still allowed now (kill switch, mode, incident resolved meanwhile, scope) -- still under the
+        # same claim (only the worker that moves the claim back may do so).
+        refused = self.refusal(incident, plan_id, attempt)
+        if refused is not None:
+            if self.s.store.move_claim(claim, ("unknown",), state="refused",
+                                       finished_at=to_iso(self.s.clock())) is not None:
+                self.call_audit(incident_id, f"attempt {attempt}: no run was started by the unknown call, and it is "
+                                f"not sent again: {refused}", {"attempt": attempt})
+            return f"reconcile: not submitting again: {refused}"
         retaken = self.s.store.move_claim(claim, ("unknown",), state="claimed")
         if retaken is None:
             return "reconcile: another worker took over"
         self.call_audit(incident_id, f"attempt {attempt}: no run was started by the unknown call; submitting again",
                         {"attempt": attempt})
         return self.submit(executor, incident, retaken, plan_id)
+
+    def refusal(self, incident: Incident, plan_id: str, attempt: int) -> str | None:
+        """Why this attempt may not be (re)submitted now, or None. A plan that may no longer act is carried out
+        as decided now (nothing / escalate)."""
+        rem = incident.remediation or {}
+        if rem.get("plan_id") != plan_id or rem.get("state") != PlanState.PLANNED:
+            return "the plan moved on"
+        plan = self.s.plan(incident, attempts_made=attempt - 1, approved_by=rem.get("approved_by"))
+        if plan.kind not in ACTING:
+            self.s.carry_out(incident, plan, expect=self.expect(plan_id, PlanState.PLANNED))
+            return plan.reason
+        refused = out_of_scope_reason(self.s.settings, incident.resource) if incident.platform in ARM_PLATFORMS else ""
+        return f"remediation refused: {refused}" if refused else None
 
     # --- verify ---------------------------------------------------------------------------
     def verify(self, incident_id: str, plan_id: str, attempt: int, checks: int) -> str:
@@ -298,6 +360,7 @@ class Steps:
 
     def _retry_later(self, step: str, incident_id: str, plan_id: str, attempt: int, checks: int, since: str | None,
                      why: str) -> str:
+        why = redact_text(why)[:1000]
         if self.deadline_passed(since):
             reason = f"{why}; the deadline passed, escalating"
             state = PlanState.PLANNED if step == "act" else PlanState.REMEDIATING

@@ -131,6 +131,8 @@ class SimFactory:
     rerun_seconds: float = 1.0
     # Fault: the next N createRun calls start the run and then answer 500 (the caller cannot know it started).
     fail_after_start: int = 0
+    # Fault: the next N createRun calls answer 500 WITHOUT starting a run (reconcile finds nothing).
+    fail_before_start: int = 0
 
     def refresh(self, now: datetime) -> None:
         for run in self.runs.values():
@@ -324,6 +326,9 @@ class AdfSimulator(SimServer):
             ref = factory.runs.get(reference) if reference else None
             if reference and ref is None:
                 return 404, {}, self.error_body(404, "PipelineRunNotFound", f"pipeline run {reference} not found")
+            if factory.fail_before_start > 0:
+                factory.fail_before_start -= 1
+                return 500, {}, self.error_body(500, "InternalServerError", "simulated 500, no run started")
             run = factory.add_run(pipeline, "InProgress", start=utc_now())
             run.parameters = dict(ref.parameters) if ref is not None else body
             if ref is not None and recovery:
