@@ -16,6 +16,7 @@ from orchestration.runtime import Services, services
 from remediation import steps
 from remediation.approval import TokenError, verify
 from remediation.service import RemediationService
+from shared.keys import impossible_key_reason
 from shared.lifecycle import TransitionError
 from shared.timeutil import utc_now
 
@@ -29,6 +30,8 @@ def _service(svc: Services) -> RemediationService:
 
 def _decide(req: func.HttpRequest, approve: bool) -> func.HttpResponse:
     incident_id = req.route_params.get("id", "")
+    if impossible_key_reason(incident_id):
+        return error(404, "not_found", f"no incident {incident_id[:100]!r}: {impossible_key_reason(incident_id)}")
     try:
         actor, reason = action_body(req, reason_required=not approve)
     except BadRequest as exc:

@@ -59,6 +59,7 @@ def test_approve_through_the_api_starts_the_action(env: Env) -> None:
     assert (env.incident(incident_id).remediation or {})["approved_by"] == "alice"
     assert post(remediation_api.approve, incident_id, {"by": "bob"}).status_code == 409
     assert post(remediation_api.approve, "nope", {"by": "bob"}).status_code == 404
+    assert post(remediation_api.reject, "a/b", {"by": "bob", "reason": "x"}).status_code == 404  # not a 503
 
 
 def test_reject_needs_a_reason_and_stops_the_plan(env: Env) -> None:
