@@ -11,6 +11,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shared.config import SETTINGS
 from shared.storage import azurite_connection_string
 
 REPO = Path(__file__).resolve().parents[2]
@@ -81,6 +82,10 @@ class Azurite:
         self.process = None
 
 
+BINDING_SETTINGS = ("ALERTS_QUEUE", "EVENTS_QUEUE", "NOTIFY_QUEUE", "REMEDIATION_QUEUE", "SWEEP_SCHEDULE",
+                    "SLA_SCHEDULE")
+
+
 @dataclass
 class DevHostProcess:
     """`python -m tools.devhost` serving the real function_app with the given settings."""
@@ -95,7 +100,10 @@ class DevHostProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, wait_healthy: bool = True) -> DevHostProcess:
-        env = {**os.environ, **self.env}
+        # The trigger bindings' %SETTING% expressions need a value, as in the real host; a caller that names only
+        # some (benchmarks, older tests) gets the app's defaults for the rest.
+        defaults = {s.name: s.default for s in SETTINGS if s.name in BINDING_SETTINGS}
+        env = {**defaults, **os.environ, **self.env}
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen([sys.executable, "-m", "tools.devhost", "--port", str(self.port)],
                                         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
