@@ -12,9 +12,8 @@ from typing import Any
 
 import azure.functions as func
 
-from orchestration.api import incident_view, json_response, read_storage
+from orchestration.api import incident_view, json_response, read_storage, unknown_key
 from orchestration.runtime import Services
-from shared.keys import impossible_key_reason
 from shared.lifecycle import Event, Resolution, TransitionError
 
 MAX_TEXT = 500
@@ -56,8 +55,8 @@ def action_body(req: func.HttpRequest, *, reason_required: bool) -> tuple[str, s
 def apply_action(req: func.HttpRequest, event: Event, *, reason_required: bool,
                  default_reason: str, **kwargs: Any) -> func.HttpResponse:
     incident_id = req.route_params.get("id", "")
-    if impossible_key_reason(incident_id):
-        return error(404, "not_found", f"no incident {incident_id[:100]!r}: {impossible_key_reason(incident_id)}")
+    if refused := unknown_key("incident", incident_id):
+        return refused
     try:
         actor, reason = action_body(req, reason_required=reason_required)
     except BadRequest as exc:

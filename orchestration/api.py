@@ -101,10 +101,16 @@ def list_incidents(req: func.HttpRequest) -> func.HttpResponse:
     return read_storage(query)
 
 
+def unknown_key(kind: str, key: str) -> func.HttpResponse | None:
+    """404 for an id no Table Storage key can hold (storage would refuse the request, which reads as a 503)."""
+    reason = impossible_key_reason(key)
+    return _error(404, "not_found", f"no {kind} {key[:100]!r}: {reason}") if reason else None
+
+
 def get_incident(req: func.HttpRequest) -> func.HttpResponse:
     incident_id = req.route_params.get("id", "")
-    if impossible_key_reason(incident_id):
-        return _error(404, "not_found", f"no incident {incident_id[:100]!r}: {impossible_key_reason(incident_id)}")
+    if refused := unknown_key("incident", incident_id):
+        return refused
 
     def query(svc: Services) -> func.HttpResponse:
         incident = svc.incidents.get(incident_id)
@@ -121,8 +127,8 @@ def get_incident(req: func.HttpRequest) -> func.HttpResponse:
 
 def get_alert(req: func.HttpRequest) -> func.HttpResponse:
     alert_id = req.route_params.get("id", "")
-    if impossible_key_reason(alert_id):
-        return _error(404, "not_found", f"no alert {alert_id[:100]!r}: {impossible_key_reason(alert_id)}")
+    if refused := unknown_key("alert", alert_id):
+        return refused
 
     def query(svc: Services) -> func.HttpResponse:
         record = svc.alerts.get(alert_id)

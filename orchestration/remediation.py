@@ -11,12 +11,11 @@ from urllib.parse import parse_qs
 import azure.functions as func
 
 from orchestration.actions import PRINCIPAL_HEADER, BadRequest, action_body, error
-from orchestration.api import incident_view, json_response, read_storage
+from orchestration.api import incident_view, json_response, read_storage, unknown_key
 from orchestration.runtime import Services, services
 from remediation import steps
 from remediation.approval import TokenError, verify
 from remediation.service import RemediationService
-from shared.keys import impossible_key_reason
 from shared.lifecycle import TransitionError
 from shared.timeutil import utc_now
 
@@ -30,8 +29,8 @@ def _service(svc: Services) -> RemediationService:
 
 def _decide(req: func.HttpRequest, approve: bool) -> func.HttpResponse:
     incident_id = req.route_params.get("id", "")
-    if impossible_key_reason(incident_id):
-        return error(404, "not_found", f"no incident {incident_id[:100]!r}: {impossible_key_reason(incident_id)}")
+    if refused := unknown_key("incident", incident_id):
+        return refused
     try:
         actor, reason = action_body(req, reason_required=not approve)
     except BadRequest as exc:
